@@ -1,0 +1,95 @@
+/**
+ * The blob index of a database: which blobs its storage holds and their
+ * sizes, kept in the kv store (`0x00 'b' | sha256` → uint64 size) with two
+ * counters for BCNT and BSIZE. BEXISTS answers from here without touching
+ * the storage.
+ *
+ * An entry is added only after the storage's `put` resolved, so the index
+ * never names a blob that is not durable.
+ *
+ * @module
+ */
+
+import type { KvStore } from "./kv/kv_store.ts";
+import {
+  BLOB_INDEX_END,
+  BLOB_INDEX_START,
+  blobIndexHash,
+  blobIndexKey,
+  counterKey,
+  decodeUint64,
+  encodeUint64,
+} from "./kv/keys.ts";
+
+const COUNT_KEY = counterKey("blob_count");
+const BYTES_KEY = counterKey("blob_bytes");
+
+function hexToBytes(id: string): Uint8Array {
+  const out = new Uint8Array(id.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(id.substr(i * 2, 2), 16);
+  return out;
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+function counter(kv: KvStore, key: Uint8Array): number {
+  const value = kv.get(key);
+  return value === undefined ? 0 : Number(decodeUint64(value));
+}
+
+function bump(kv: KvStore, key: Uint8Array, delta: number): void {
+  kv.set(key, encodeUint64(BigInt(counter(kv, key) + delta)));
+}
+
+/** Whether blob `id` (lowercase hex) is indexed. */
+export function has(kv: KvStore, id: string): boolean {
+  return kv.get(blobIndexKey(hexToBytes(id))) !== undefined;
+}
+
+/** The size of blob `id`, or undefined. */
+export function size(kv: KvStore, id: string): number | undefined {
+  const value = kv.get(blobIndexKey(hexToBytes(id)));
+  return value === undefined ? undefined : Number(decodeUint64(value));
+}
+
+/** Records blob `id` of `bytes` bytes; returns false if it was already indexed. Call in a transaction. */
+export function add(kv: KvStore, id: string, bytes: number): boolean {
+  const key = blobIndexKey(hexToBytes(id));
+  if (kv.get(key) !== undefined) return false;
+  kv.set(key, encodeUint64(BigInt(bytes)));
+  bump(kv, COUNT_KEY, 1);
+  bump(kv, BYTES_KEY, bytes);
+  return true;
+}
+
+/** Forgets blob `id`; returns whether it was indexed. Call in a transaction. */
+export function remove(kv: KvStore, id: string): boolean {
+  const key = blobIndexKey(hexToBytes(id));
+  const value = kv.get(key);
+  if (value === undefined) return false;
+  kv.delete(key);
+  bump(kv, COUNT_KEY, -1);
+  bump(kv, BYTES_KEY, -Number(decodeUint64(value)));
+  return true;
+}
+
+/** The number of indexed blobs. */
+export function count(kv: KvStore): number {
+  return counter(kv, COUNT_KEY);
+}
+
+/** The total size of indexed blobs in bytes. */
+export function totalBytes(kv: KvStore): number {
+  return counter(kv, BYTES_KEY);
+}
+
+/** Every indexed blob, in id order. */
+export function* list(kv: KvStore): Generator<{ id: string; size: number }> {
+  for (const { key, value } of kv.scan({ start: BLOB_INDEX_START, end: BLOB_INDEX_END })) {
+    yield { id: bytesToHex(blobIndexHash(key)), size: Number(decodeUint64(value)) };
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * One client connection: read → decode → execute → write. The only place
+ * that touches a client socket.
+ *
+ * Memory per connection is bounded by the decoder's limits (one request at
+ * most) and by TCP backpressure on replies: the next read waits until every
+ * reply of the previous batch is written.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./resp/errors.ts";
+import { type DecoderLimits, RequestDecoder } from "./resp/decode.ts";
+import { ReplyWriter } from "./resp/encode.ts";
+import { error, type Reply } from "./resp/reply.ts";
+import type { Executor } from "./executor.ts";
+import type { Session } from "./session.ts";
+import type { Logger } from "./log/logger.ts";
+
+const READ_SIZE = 256 * 1024;
+/** Commands executed before their replies are written, at most. */
+const MAX_BATCH = 1024;
+
+/** What a connection reports to the server that watches it. */
+export interface ConnectionState {
+  /** Whether part of a request is buffered. */
+  readonly partial: boolean;
+  /** When the last bytes arrived or the last request completed (ms). */
+  readonly lastProgress: number;
+  /** Whether commands are executing now. */
+  readonly busy: boolean;
+}
+
+/** Serves one client until it disconnects, errs, or the server closes it. */
+export class Connection implements ConnectionState {
+  readonly #conn: Deno.Conn;
+  readonly #session: Session;
+  readonly #executor: Executor;
+  readonly #decoder: RequestDecoder;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #closed = false;
+  #draining = false;
+  /** See {@linkcode ConnectionState.lastProgress}. */
+  lastProgress: number;
+  /** See {@linkcode ConnectionState.busy}. */
+  busy = false;
+
+  /** Wraps an accepted socket. */
+  constructor(
+    conn: Deno.Conn,
+    session: Session,
+    executor: Executor,
+    limits: Partial<DecoderLimits>,
+    logger: Logger,
+    now: () => number,
+  ) {
+    this.#conn = conn;
+    this.#session = session;
+    this.#executor = executor;
+    this.#decoder = new RequestDecoder(limits);
+    this.#logger = logger;
+    this.#now = now;
+    this.lastProgress = now();
+  }
+
+  /** See {@linkcode ConnectionState.partial}. */
+  get partial(): boolean {
+    return this.#decoder.bufferedBytes > 0;
+  }
+
+  /** The session of this connection. */
+  get session(): Session {
+    return this.#session;
+  }
+
+  /** Serves until the end; never throws. */
+  async serve(): Promise<void> {
+    try {
+      await this.#loop();
+    } catch (cause) {
+      if (!this.#closed && !isDisconnect(cause)) {
+        this.#logger.warn("conn.error", {
+          peer: this.#session.peer,
+          error: cause instanceof Error ? cause.message : String(cause),
+        });
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#closed) {
+      const buffer = new Uint8Array(READ_SIZE);
+      const n = await this.#conn.read(buffer);
+      if (n === null) return;
+      this.lastProgress = this.#now();
+      this.#decoder.push(buffer.subarray(0, n));
+      let done = false;
+      while (!done && !this.#closed) {
+        const commands: Uint8Array[][] = [];
+        let failure: ProtocolError | undefined;
+        try {
+          while (commands.length < MAX_BATCH) {
+            const argv = this.#decoder.next();
+            if (argv === undefined) {
+              done = true;
+              break;
+            }
+            if (argv.length > 0) commands.push(argv);
+          }
+        } catch (cause) {
+          if (!(cause instanceof ProtocolError)) throw cause;
+          failure = cause;
+        }
+        if (commands.length > 0) await this.#run(commands);
+        if (failure !== undefined) {
+          this.#logger.info("conn.protocol_error", {
+            peer: this.#session.peer,
+            error: failure.detail,
+          });
+          await this.#write([error(`ERR Protocol error: ${failure.detail}`)]);
+          return;
+        }
+        if (this.#session.closeAfterReply || this.#draining) return;
+      }
+    }
+  }
+
+  async #run(commands: Uint8Array[][]): Promise<void> {
+    this.busy = true;
+    try {
+      const replies = await this.#executor.execute(this.#session, commands);
+      this.lastProgress = this.#now();
+      await this.#write(replies);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async #write(replies: readonly Reply[]): Promise<void> {
+    const writer = new ReplyWriter(this.#session.protocol);
+    for (const reply of replies) writer.write(reply);
+    for (const chunk of writer.takeChunks()) {
+      let offset = 0;
+      while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
+    }
+  }
+
+  /**
+   * Asks the connection to stop: an idle one closes now; a busy one closes
+   * after writing the replies of the commands it is running.
+   */
+  drain(): void {
+    this.#draining = true;
+    if (!this.busy) this.close();
+  }
+
+  /** Closes the socket at once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+  }
+}
+
+function isDisconnect(cause: unknown): boolean {
+  return cause instanceof Deno.errors.ConnectionReset ||
+    cause instanceof Deno.errors.BrokenPipe ||
+    cause instanceof Deno.errors.BadResource ||
+    cause instanceof Deno.errors.Interrupted ||
+    cause instanceof Deno.errors.NotConnected;
+}

@@ -1,0 +1,135 @@
+/**
+ * Runs decoded commands for one connection and returns their replies.
+ *
+ * Consecutive synchronous commands of one read (a pipeline) run inside one
+ * kv transaction, so a pipeline of 16 SETs costs one commit, not 16. Each
+ * command stays atomic on its own: the typed layer wraps its writes in a
+ * nested transaction (a savepoint). If the batch's commit fails, every reply
+ * of the batch becomes an error: nothing is acknowledged that is not
+ * committed. Commands that await I/O (BPUT, SELECT, …) and transaction
+ * control commands run alone, never inside an open kv transaction.
+ *
+ * @module
+ */
+
+import { error, QUEUED, type Reply } from "./resp/reply.ts";
+import {
+  arityAccepts,
+  type CommandContext,
+  type CommandSpec,
+  hasFlag,
+  type ServerState,
+} from "./commands/command_spec.ts";
+import { keyword, text } from "./commands/args.ts";
+import { errorReply } from "./commands/error_reply.ts";
+import type { Session } from "./session.ts";
+
+const TX_CONTROL = new Set(["MULTI", "EXEC", "DISCARD", "TXINIT", "TXCOMMIT", "TXDISCARD", "QUIT"]);
+
+/** What to do with one command: answer at once, or run a spec. */
+type Plan =
+  | { readonly reply: Reply }
+  | { readonly spec: CommandSpec; readonly args: Uint8Array[]; readonly batch: boolean };
+
+function unknownCommand(argv: Uint8Array[]): Reply {
+  const args = argv.slice(1, 4).map((a) => `'${text(a).slice(0, 128)}' `).join("");
+  return error(
+    `ERR unknown command '${text(argv[0]).slice(0, 128)}', with args beginning with: ${args}`,
+  );
+}
+
+/** Executes commands against the server state on behalf of sessions. */
+export class Executor {
+  readonly #server: ServerState;
+
+  /** Builds an executor for `server`. */
+  constructor(server: ServerState) {
+    this.#server = server;
+  }
+
+  #plan(session: Session, argv: Uint8Array[]): Plan {
+    const name = keyword(argv[0]);
+    const spec = this.#server.commands.get(name);
+    const tx = session.transaction;
+    let failure: Reply | undefined;
+    if (spec === undefined) {
+      failure = unknownCommand(argv);
+    } else if (!arityAccepts(spec.arity, argv.length)) {
+      failure = error(`ERR wrong number of arguments for '${name.toLowerCase()}' command`);
+    } else if (!session.authenticated && !hasFlag(spec, "noauth")) {
+      failure = error("NOAUTH Authentication required.");
+    } else if (tx !== undefined && !TX_CONTROL.has(name)) {
+      if (hasFlag(spec, "notx")) {
+        failure = error(`ERR ${name} is not allowed in a transaction`);
+      } else {
+        tx.queue.push({ spec, args: argv.slice(1) });
+        return { reply: QUEUED };
+      }
+    }
+    if (failure !== undefined || spec === undefined) {
+      if (tx !== undefined && failure?.kind === "error") tx.aborted ??= failure.message;
+      return { reply: failure ?? error("ERR internal error") };
+    }
+    return { spec, args: argv.slice(1), batch: "sync" in spec && !hasFlag(spec, "notx") };
+  }
+
+  #runSync(ctx: CommandContext, spec: CommandSpec, args: Uint8Array[]): Reply {
+    try {
+      if (!("sync" in spec)) throw new Error(`${spec.name} is not synchronous`);
+      return spec.sync(ctx, args);
+    } catch (cause) {
+      return errorReply(cause, spec.name, this.#server.logger);
+    }
+  }
+
+  /** Runs `commands` (each an argv with the name first) in order; one reply each. */
+  async execute(session: Session, commands: readonly Uint8Array[][]): Promise<Reply[]> {
+    const server = this.#server;
+    const ctx: CommandContext = { server, session };
+    const replies: Reply[] = [];
+    let next: Plan | undefined;
+    let i = 0;
+    while (i < commands.length && !session.closeAfterReply) {
+      const plan = next ?? this.#plan(session, commands[i]);
+      next = undefined;
+      server.stats.commandsProcessed++;
+      if ("reply" in plan) {
+        replies.push(plan.reply);
+        i++;
+      } else if (plan.batch) {
+        const first = replies.length;
+        const kv = session.db.kv;
+        try {
+          kv.transaction(() => {
+            replies.push(this.#runSync(ctx, plan.spec, plan.args));
+            i++;
+            while (i < commands.length) {
+              const following = this.#plan(session, commands[i]);
+              if (!("batch" in following) || !following.batch) {
+                next = following;
+                break;
+              }
+              server.stats.commandsProcessed++;
+              replies.push(this.#runSync(ctx, following.spec, following.args));
+              i++;
+            }
+          });
+        } catch (cause) {
+          const reply = errorReply(cause, "commit", server.logger);
+          replies.fill(reply, first);
+        }
+      } else if ("sync" in plan.spec) {
+        replies.push(this.#runSync(ctx, plan.spec, plan.args));
+        i++;
+      } else {
+        try {
+          replies.push(await plan.spec.async(ctx, plan.args));
+        } catch (cause) {
+          replies.push(errorReply(cause, plan.spec.name, server.logger));
+        }
+        i++;
+      }
+    }
+    return replies;
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * A {@linkcode KvStore} in one SQLite file (`node:sqlite`), one table
+ * `kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`. SQLite compares
+ * BLOBs with memcmp, shorter first on a common prefix: the order the
+ * `KvStore` contract asks for.
+ *
+ * Durability: WAL journal with `synchronous=NORMAL`, so a commit is in the
+ * WAL (the OS page cache) when it returns and survives a crash of the
+ * process; the WAL is fsynced only at checkpoints. A durable transaction
+ * commits with `synchronous=FULL`, which fsyncs the WAL at commit and so
+ * makes that commit and every earlier one survive an OS crash or power loss.
+ *
+ * The file is marked with an `application_id` and a `user_version` (format
+ * version); {@linkcode SqliteKvStore.open} refuses any other SQLite file.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { KvEntry, KvStore, ScanOptions, TransactionOptions } from "./kv_store.ts";
+
+/** `PRAGMA application_id` of a ddb kv file: "ddb1" in ASCII. */
+export const KV_APPLICATION_ID = 0x64646231;
+/** `PRAGMA user_version` of the format this code writes and reads. */
+export const KV_FORMAT_VERSION = 1;
+
+const BUSY_TIMEOUT_MS = 5000;
+/**
+ * WAL pages (4 KiB) after which a commit checkpoints. SQLite's default of
+ * 1000 makes checkpoints the main cost of small transactions that touch
+ * scattered keys; 10000 (about 40 MiB of WAL) measured 1.7x faster writes
+ * here with no change in reads.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+/** Size a WAL file is truncated back to after a checkpoint. */
+const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** The file cannot be opened as a kv store: not SQLite, or not ours, or too new. */
+export class KvFormatError extends Error {
+  /** Builds the error for the file at `path`. */
+  constructor(path: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot open kv store "${path}": ${reason}`, options);
+    this.name = "KvFormatError";
+  }
+}
+
+/** Scan statement shapes: bit 0 = has start, bit 1 = has end, bit 2 = reverse. */
+const SCAN_SHAPES = 8;
+
+function scanSql(shape: number): string {
+  const where: string[] = [];
+  if (shape & 1) where.push("k >= ?");
+  if (shape & 2) where.push("k < ?");
+  return "SELECT k, v FROM kv" +
+    (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+    ` ORDER BY k ${shape & 4 ? "DESC" : "ASC"} LIMIT ?`;
+}
+
+/** `StatementSync.setReturnArrays`, which the bundled `node:sqlite` types lack. */
+interface ReturnArrays {
+  setReturnArrays(enabled: boolean): void;
+}
+
+/** Makes `statement` return rows as arrays (about 40% faster than objects). */
+function returnArrays(statement: StatementSync): StatementSync {
+  (statement as unknown as ReturnArrays).setReturnArrays(true);
+  return statement;
+}
+
+function isPromiseLike(value: unknown): boolean {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+function promiseError(): TypeError {
+  return new TypeError(
+    "Cannot commit transaction: fn returned a promise (a transaction must not await); rolled back",
+  );
+}
+
+/** A {@linkcode KvStore} backed by one SQLite file. */
+export class SqliteKvStore implements KvStore {
+  readonly #db: DatabaseSync;
+  readonly #get: StatementSync;
+  readonly #set: StatementSync;
+  readonly #delete: StatementSync;
+  readonly #deleteRange: StatementSync;
+  readonly #count: StatementSync;
+  readonly #begin: StatementSync;
+  readonly #commit: StatementSync;
+  readonly #rollback: StatementSync;
+  readonly #savepoint: StatementSync;
+  readonly #release: StatementSync;
+  readonly #rollbackTo: StatementSync;
+  readonly #scans: (StatementSync | undefined)[] = new Array(SCAN_SHAPES).fill(undefined);
+  readonly #scanBusy: boolean[] = new Array(SCAN_SHAPES).fill(false);
+  #depth = 0;
+  #durablePending = false;
+  #closed = false;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#get = returnArrays(db.prepare("SELECT v FROM kv WHERE k = ?"));
+    this.#set = db.prepare("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)");
+    this.#delete = db.prepare("DELETE FROM kv WHERE k = ?");
+    this.#deleteRange = db.prepare("DELETE FROM kv WHERE k >= ? AND k < ?");
+    this.#count = returnArrays(db.prepare("SELECT count(*) FROM kv WHERE k >= ? AND k < ?"));
+    this.#begin = db.prepare("BEGIN IMMEDIATE");
+    this.#commit = db.prepare("COMMIT");
+    this.#rollback = db.prepare("ROLLBACK");
+    this.#savepoint = db.prepare("SAVEPOINT kv_nested");
+    this.#release = db.prepare("RELEASE kv_nested");
+    this.#rollbackTo = db.prepare("ROLLBACK TO kv_nested");
+  }
+
+  /**
+   * Opens (creating if needed) the kv store in the SQLite file at `path`
+   * (`":memory:"` for a private in-memory store). Throws
+   * {@linkcode KvFormatError} when the file is not a ddb kv store: not SQLite,
+   * another `application_id`, other tables, or a newer format version.
+   */
+  static open(path: string): SqliteKvStore {
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+    } catch (cause) {
+      throw new KvFormatError(path, `cannot open the file (${String(cause)})`, { cause });
+    }
+    try {
+      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      initialize(db, path);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      db.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+      return new SqliteKvStore(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** The value under `key`, or `undefined`. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    const row = this.#get.get(key) as unknown as [Uint8Array] | undefined;
+    return row === undefined ? undefined : row[0];
+  }
+
+  /** Stores `value` under `key`, replacing any previous value. */
+  set(key: Uint8Array, value: Uint8Array): void {
+    this.#set.run(key, value);
+  }
+
+  /** Deletes `key`; returns whether it existed. */
+  delete(key: Uint8Array): boolean {
+    return this.#delete.run(key).changes !== 0;
+  }
+
+  /** Deletes every key in [start, end); returns how many were deleted. */
+  deleteRange(start: Uint8Array, end: Uint8Array): number {
+    return Number(this.#deleteRange.run(start, end).changes);
+  }
+
+  /** Number of keys in [start, end). */
+  count(start: Uint8Array, end: Uint8Array): number {
+    const row = this.#count.get(start, end) as unknown as [number];
+    return row[0];
+  }
+
+  /**
+   * Entries in key order (or reverse order) within the bounds, read lazily.
+   * Do not write to the store while the iterator is open, and always finish
+   * it (exhaust it or leave a `for…of` early, which calls `return()`): an open
+   * iterator holds a read snapshot, which keeps the WAL from being recycled.
+   */
+  scan(options: ScanOptions = {}): IterableIterator<KvEntry> {
+    const { start, end, limit, reverse } = options;
+    const shape = (start === undefined ? 0 : 1) | (end === undefined ? 0 : 2) | (reverse ? 4 : 0);
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+      throw new RangeError(`Cannot scan with limit ${limit}: not a non-negative integer`);
+    }
+    const max = limit === undefined || limit === 0 ? -1 : limit;
+    switch (shape & 3) {
+      case 0:
+        return this.#scan(shape, [max]);
+      case 1:
+        return this.#scan(shape, [start!, max]);
+      case 2:
+        return this.#scan(shape, [end!, max]);
+      default:
+        return this.#scan(shape, [start!, end!, max]);
+    }
+  }
+
+  *#scan(shape: number, params: (Uint8Array | number)[]): Generator<KvEntry, void, undefined> {
+    // A statement serves one iterator at a time (iterate() resets it), so a
+    // scan nested in another scan of the same shape gets its own statement.
+    let statement = this.#scans[shape];
+    const shared = !this.#scanBusy[shape];
+    if (!shared || statement === undefined) {
+      statement = returnArrays(this.#db.prepare(scanSql(shape)));
+      if (shared) this.#scans[shape] = statement;
+    }
+    if (shared) this.#scanBusy[shape] = true;
+    try {
+      const rows = statement.iterate(...params) as unknown as Iterable<[Uint8Array, Uint8Array]>;
+      for (const row of rows) yield { key: row[0], value: row[1] };
+    } finally {
+      if (shared) this.#scanBusy[shape] = false;
+    }
+  }
+
+  /**
+   * Runs `fn` atomically. The outermost call is a `BEGIN IMMEDIATE`
+   * transaction; nested calls are savepoints. With `{ durable: true }` the
+   * outermost commit is fsynced (with all before it) before this returns; a
+   * nested durable call makes the enclosing outermost commit durable. `fn`
+   * must not return a promise: that is rolled back and throws a `TypeError`.
+   */
+  transaction<T>(fn: () => T, options?: TransactionOptions): T {
+    const durable = options?.durable === true;
+    if (this.#depth > 0) {
+      if (durable) this.#durablePending = true;
+      return this.#nested(fn);
+    }
+    if (durable) this.#db.exec("PRAGMA synchronous = FULL");
+    try {
+      this.#begin.run();
+      this.#depth = 1;
+      this.#durablePending = false;
+      let result: T;
+      try {
+        result = fn();
+        if (isPromiseLike(result)) throw promiseError();
+        this.#commit.run();
+      } catch (error) {
+        if (this.#db.isTransaction) this.#rollback.run();
+        throw error;
+      } finally {
+        this.#depth = 0;
+      }
+      if (this.#durablePending && !durable) this.#syncWal();
+      return result;
+    } finally {
+      this.#durablePending = false;
+      if (durable) this.#db.exec("PRAGMA synchronous = NORMAL");
+    }
+  }
+
+  #nested<T>(fn: () => T): T {
+    this.#savepoint.run();
+    this.#depth++;
+    let result: T;
+    try {
+      result = fn();
+      if (isPromiseLike(result)) throw promiseError();
+    } catch (error) {
+      // SQLite may already have rolled back the whole transaction (I/O error).
+      if (this.#db.isTransaction) {
+        this.#rollbackTo.run();
+        this.#release.run();
+      }
+      throw error;
+    } finally {
+      this.#depth--;
+    }
+    this.#release.run();
+    return result;
+  }
+
+  /**
+   * Makes every commit so far durable after a non-durable commit: a commit
+   * at `synchronous=FULL` of a transaction that rewrites the (unchanged)
+   * format version, so that it has a WAL frame to write and fsync.
+   */
+  #syncWal(): void {
+    this.#db.exec("PRAGMA synchronous = FULL");
+    try {
+      this.#db.exec(`BEGIN IMMEDIATE; PRAGMA user_version = ${KV_FORMAT_VERSION}; COMMIT`);
+    } finally {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      this.#db.exec("PRAGMA synchronous = NORMAL");
+    }
+  }
+
+  /** Whether a transaction is open. */
+  get inTransaction(): boolean {
+    return this.#depth > 0;
+  }
+
+  /** Closes the store (a no-op when closed); later calls of other methods throw. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}
+
+/** Checks that the file is a ddb kv store, or makes an empty file one. */
+function initialize(db: DatabaseSync, path: string): void {
+  try {
+    db.exec("BEGIN IMMEDIATE");
+  } catch (cause) {
+    throw new KvFormatError(path, `not a readable SQLite database (${String(cause)})`, { cause });
+  }
+  try {
+    const appId = pragmaInt(db, "application_id");
+    const version = pragmaInt(db, "user_version");
+    const objects = db.prepare(
+      "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    ).all().map((row) => `${row.type} ${row.name}`);
+    if (appId === 0 && version === 0 && objects.length === 0) {
+      db.exec("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
+      db.exec(`PRAGMA application_id = ${KV_APPLICATION_ID}`);
+      db.exec(`PRAGMA user_version = ${KV_FORMAT_VERSION}`);
+    } else if (appId !== KV_APPLICATION_ID) {
+      throw new KvFormatError(
+        path,
+        `not a ddb kv store (application_id 0x${(appId >>> 0).toString(16)}, ` +
+          `${objects.length} schema objects)`,
+      );
+    } else if (version < 1 || version > KV_FORMAT_VERSION) {
+      throw new KvFormatError(
+        path,
+        `format version ${version} is not supported (this server reads 1 to ${KV_FORMAT_VERSION})`,
+      );
+    } else if (objects.length !== 1 || objects[0] !== "table kv") {
+      throw new KvFormatError(path, `unexpected schema (${objects.join(", ")})`);
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    if (error instanceof KvFormatError) throw error;
+    throw new KvFormatError(path, `cannot read the schema (${String(error)})`, { cause: error });
+  }
+}
+
+function pragmaInt(db: DatabaseSync, name: string): number {
+  const row = db.prepare(`PRAGMA ${name}`).get();
+  return Number(row?.[name] ?? 0);
+}

@@ -1,0 +1,48 @@
+/**
+ * Blob ids: the lowercase hex SHA-256 of a blob's bytes.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { BlobCorruptError, InvalidBlobIdError } from "./blob_storage.ts";
+
+const BLOB_ID = /^[0-9a-f]{64}$/;
+
+/**
+ * Whether `s` is a well-formed blob id: exactly 64 lowercase hex characters.
+ *
+ * @example
+ * ```ts
+ * isBlobId("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); // true
+ * isBlobId("../../etc/passwd"); // false
+ * ```
+ */
+export function isBlobId(s: string): boolean {
+  return BLOB_ID.test(s);
+}
+
+/** Throws {@linkcode InvalidBlobIdError} unless `s` is a well-formed blob id. */
+export function assertBlobId(s: string): void {
+  if (!isBlobId(s)) throw new InvalidBlobIdError(s);
+}
+
+/** The id of `data`: its SHA-256 as 64 lowercase hex characters. */
+export function blobIdOf(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Throws {@linkcode BlobCorruptError} unless `data` hashes to `id`.
+ *
+ * `id` must be a well-formed blob id (see {@linkcode assertBlobId}).
+ */
+export function verifyBlob(id: string, data: Uint8Array): void {
+  const actual = blobIdOf(data);
+  if (actual !== id) {
+    throw new BlobCorruptError(
+      id,
+      `content (${data.length} bytes) hashes to "${actual.slice(0, 12)}…"`,
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { BlobCorruptError, InvalidBlobIdError } from "./blob_storage.ts";
+import { assertBlobId, blobIdOf, isBlobId, verifyBlob } from "./blob_id.ts";
+
+const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+Deno.test("blobIdOf is the lowercase hex SHA-256", () => {
+  assert.equal(blobIdOf(new Uint8Array()), EMPTY);
+  assert.equal(blobIdOf(new TextEncoder().encode("abc")), ABC);
+});
+
+Deno.test("isBlobId and assertBlobId accept only 64 lowercase hex characters", () => {
+  assert.equal(isBlobId(ABC), true);
+  for (
+    const bad of [
+      "",
+      ABC.toUpperCase(),
+      ABC.slice(1),
+      ABC + "0",
+      "../../etc/passwd",
+      `ab/${ABC.slice(3)}`,
+      `${ABC}\n`,
+    ]
+  ) {
+    assert.equal(isBlobId(bad), false, JSON.stringify(bad));
+    assert.throws(() => assertBlobId(bad), InvalidBlobIdError);
+  }
+  assertBlobId(ABC);
+});
+
+Deno.test("verifyBlob throws BlobCorruptError saying what the content hashes to", () => {
+  verifyBlob(ABC, new TextEncoder().encode("abc"));
+  assert.throws(() => verifyBlob(ABC, new Uint8Array()), (error: unknown) => {
+    assert.ok(error instanceof BlobCorruptError);
+    assert.equal(error.id, ABC);
+    assert.equal(
+      error.message,
+      `Cannot read blob "${ABC}": content (0 bytes) hashes to "${EMPTY.slice(0, 12)}…"`,
+    );
+    return true;
+  });
+});
