@@ -5,7 +5,7 @@
  * @module
  */
 
-import { fromFileUrl } from "node:url";
+import { fileURLToPath as fromFileUrl } from "node:url";
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 
@@ -130,4 +130,243 @@ export async function redisCli(
     stderr: decoder.decode(out.stderr),
     raw: out.stdout,
   };
+}
+
+/** A RESP2 reply as read by {@linkcode RawConnection}. */
+export type RespReply =
+  | { readonly kind: "simple"; readonly value: string }
+  | { readonly kind: "error"; readonly message: string }
+  | { readonly kind: "int"; readonly value: number }
+  | { readonly kind: "bulk"; readonly value: Uint8Array }
+  | { readonly kind: "null" }
+  | { readonly kind: "array"; readonly items: readonly RespReply[] };
+
+/** The server sent bytes that are not a RESP2 reply. */
+export class ReplyParseError extends Error {
+  /** Builds the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ReplyParseError";
+  }
+}
+
+const respEncoder = new TextEncoder();
+const respDecoder = new TextDecoder();
+
+/** Encodes a command as a RESP array of bulk strings. */
+export function encodeCommand(args: readonly (string | Uint8Array)[]): Uint8Array {
+  const parts = args.map((a) => typeof a === "string" ? respEncoder.encode(a) : a);
+  const heads = parts.map((p) => respEncoder.encode(`$${p.length}\r\n`));
+  const first = respEncoder.encode(`*${parts.length}\r\n`);
+  let size = first.length;
+  for (let i = 0; i < parts.length; i++) size += heads[i].length + parts[i].length + 2;
+  const out = new Uint8Array(size);
+  out.set(first);
+  let at = first.length;
+  for (let i = 0; i < parts.length; i++) {
+    out.set(heads[i], at);
+    at += heads[i].length;
+    out.set(parts[i], at);
+    at += parts[i].length;
+    out[at++] = 0x0d;
+    out[at++] = 0x0a;
+  }
+  return out;
+}
+
+/**
+ * Parses the RESP2 reply starting at `offset` of `bytes`.
+ *
+ * @returns the reply and the offset after it, or undefined when incomplete.
+ * @throws {ReplyParseError} on bytes that are not a reply.
+ */
+export function parseReply(
+  bytes: Uint8Array,
+  offset = 0,
+): { reply: RespReply; end: number } | undefined {
+  const lineEnd = bytes.indexOf(0x0a, offset);
+  if (lineEnd < 0) return undefined;
+  if (lineEnd === offset || bytes[lineEnd - 1] !== 0x0d) {
+    throw new ReplyParseError(`Cannot parse reply at ${offset}: a line must end in CRLF`);
+  }
+  const type = String.fromCharCode(bytes[offset]);
+  const line = respDecoder.decode(bytes.subarray(offset + 1, lineEnd - 1));
+  const next = lineEnd + 1;
+  const number = () => {
+    if (!/^-?\d+$/.test(line)) {
+      throw new ReplyParseError(`Cannot parse reply "${type}${line}": not a number`);
+    }
+    return Number(line);
+  };
+  switch (type) {
+    case "+":
+      return { reply: { kind: "simple", value: line }, end: next };
+    case "-":
+      return { reply: { kind: "error", message: line }, end: next };
+    case ":":
+      return { reply: { kind: "int", value: number() }, end: next };
+    case "$": {
+      const length = number();
+      if (length === -1) return { reply: { kind: "null" }, end: next };
+      if (length < 0) throw new ReplyParseError(`Cannot parse reply "$${line}": bad length`);
+      if (bytes.length < next + length + 2) return undefined;
+      if (bytes[next + length] !== 0x0d || bytes[next + length + 1] !== 0x0a) {
+        throw new ReplyParseError(`Cannot parse reply "$${line}": no CRLF after the bulk string`);
+      }
+      return {
+        reply: { kind: "bulk", value: bytes.slice(next, next + length) },
+        end: next + length + 2,
+      };
+    }
+    case "*": {
+      const count = number();
+      if (count === -1) return { reply: { kind: "null" }, end: next };
+      const items: RespReply[] = [];
+      let at = next;
+      for (let i = 0; i < count; i++) {
+        const item = parseReply(bytes, at);
+        if (item === undefined) return undefined;
+        items.push(item.reply);
+        at = item.end;
+      }
+      return { reply: { kind: "array", items }, end: at };
+    }
+    default:
+      throw new ReplyParseError(`Cannot parse reply: unknown type byte "${type}"`);
+  }
+}
+
+/** Whether `error` means the peer closed or reset the connection. */
+function isPeerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.NotConnected;
+}
+
+/**
+ * A raw TCP connection to a test server that sends any bytes and reads RESP2
+ * replies. A reset by the server counts as end of stream.
+ */
+export class RawConnection {
+  /** The socket. */
+  readonly conn: Deno.TcpConn;
+  #buffer = new Uint8Array(0);
+  #eof = false;
+  #closed = false;
+  /** Whether the stream ended with a reset rather than a clean close. */
+  reset = false;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  /** Connects to `port` on the loopback interface. */
+  static async open(port: number): Promise<RawConnection> {
+    return new RawConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Writes all of `data`; throws if the server is gone. */
+  async send(data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === "string" ? respEncoder.encode(data) : data;
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+  }
+
+  /** Reads once into the buffer; false at end of stream. Closes the socket on timeout. */
+  async #fill(timeoutMs: number): Promise<boolean> {
+    if (this.#eof) return false;
+    const chunk = new Uint8Array(256 * 1024);
+    const read = this.conn.read(chunk).then(
+      (n) => n,
+      (error) => {
+        if (this.#closed || !isPeerGone(error)) throw error;
+        this.reset = true;
+        return null;
+      },
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const outcome = await Promise.race([read, timeout]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      this.close();
+      await read.catch(() => null);
+      throw new Error(`No reply within ${timeoutMs} ms`);
+    }
+    if (outcome === null) {
+      this.#eof = true;
+      return false;
+    }
+    const grown = new Uint8Array(this.#buffer.length + outcome);
+    grown.set(this.#buffer);
+    grown.set(chunk.subarray(0, outcome), this.#buffer.length);
+    this.#buffer = grown;
+    return true;
+  }
+
+  /** The next reply, or undefined at end of stream; throws after `timeoutMs` without one. */
+  async read(timeoutMs = 10_000): Promise<RespReply | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const parsed = parseReply(this.#buffer);
+      if (parsed !== undefined) {
+        this.#buffer = this.#buffer.subarray(parsed.end);
+        return parsed.reply;
+      }
+      if (!(await this.#fill(Math.max(1, deadline - Date.now())))) {
+        if (this.#buffer.length > 0 && !this.reset) {
+          throw new ReplyParseError(
+            `Cannot parse reply: the stream ended inside one (${this.#buffer.length} bytes)`,
+          );
+        }
+        return undefined;
+      }
+    }
+  }
+
+  /** Bytes received that do not form a complete reply yet. */
+  get pending(): Uint8Array {
+    return this.#buffer;
+  }
+
+  /** Sends a command and reads its reply; throws at end of stream. */
+  async command(...args: (string | Uint8Array)[]): Promise<RespReply> {
+    await this.send(encodeCommand(args));
+    const reply = await this.read();
+    if (reply === undefined) throw new Error(`Connection closed before the reply to ${args[0]}`);
+    return reply;
+  }
+
+  /** Reads and drops bytes until end of stream; resolves with how many arrived. */
+  async drain(timeoutMs = 10_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let total = this.#buffer.length;
+    this.#buffer = new Uint8Array(0);
+    while (await this.#fill(Math.max(1, deadline - Date.now()))) {
+      total += this.#buffer.length;
+      this.#buffer = new Uint8Array(0);
+    }
+    return total;
+  }
+
+  /** Closes the socket (idempotent). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** The resident set size of process `pid` in bytes (Linux `/proc/PID/status` VmRSS). */
+export async function residentBytes(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match) throw new Error(`Cannot read the RSS of process ${pid}: no VmRSS line`);
+  return Number(match[1]) * 1024;
 }

@@ -54,6 +54,9 @@ export const BLOB_HASH_LENGTH = 32;
 /** The greatest list index, 2^64 - 1. */
 export const UINT64_MAX: bigint = (1n << 64n) - 1n;
 
+/** Bytes before the name in a data key: the type byte and the uint32 name length. */
+export const DATA_HEADER_LENGTH = 5;
+
 const MAX_NAME_LENGTH = 0xffff_ffff;
 const encoder = new TextEncoder();
 
@@ -189,19 +192,23 @@ export function dataPrefix(type: KeyType, name: Uint8Array): Uint8Array {
 }
 
 /** The data key `type | uint32 BE length | name | suffix`. */
-export function dataKey(type: KeyType, name: Uint8Array, suffix: Uint8Array | undefined): Uint8Array {
+export function dataKey(
+  type: KeyType,
+  name: Uint8Array,
+  suffix: Uint8Array | undefined,
+): Uint8Array {
   const n = name.length;
   if (n > MAX_NAME_LENGTH) {
     throw new RangeError(`Cannot encode key name of ${n} bytes: longer than 2^32 - 1`);
   }
-  const out = new Uint8Array(5 + n + (suffix === undefined ? 0 : suffix.length));
+  const out = new Uint8Array(DATA_HEADER_LENGTH + n + (suffix === undefined ? 0 : suffix.length));
   out[0] = typeByte(type);
   out[1] = n >>> 24;
   out[2] = (n >>> 16) & 0xff;
   out[3] = (n >>> 8) & 0xff;
   out[4] = n & 0xff;
-  out.set(name, 5);
-  if (suffix !== undefined) out.set(suffix, 5 + n);
+  out.set(name, DATA_HEADER_LENGTH);
+  if (suffix !== undefined) out.set(suffix, DATA_HEADER_LENGTH + n);
   return out;
 }
 

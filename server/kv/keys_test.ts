@@ -46,7 +46,10 @@ function within(key: Uint8Array, prefix: Uint8Array): boolean {
 }
 
 Deno.test("compareBytes is memcmp with shorter first", () => {
-  assertSorted([b(), b(0), b(0, 0), b(0, 1), b(0x7f), b(0x7f, 0), b(0x80), b(0xff), b(0xff, 0)], "");
+  assertSorted(
+    [b(), b(0), b(0, 0), b(0, 1), b(0x7f), b(0x7f, 0), b(0x80), b(0xff), b(0xff, 0)],
+    "",
+  );
   assert.equal(compareBytes(s("ab"), s("ab")), 0);
 });
 

@@ -47,7 +47,8 @@ export interface TransactionOptions {
   /**
    * When true and this is the outermost transaction, the commit is on stable
    * storage (fsynced) before `transaction` returns, together with every
-   * transaction committed before it.
+   * transaction committed before it. When true in a nested transaction, the
+   * commit of the outermost one is made durable in the same way.
    */
   durable?: boolean;
 }
@@ -64,7 +65,9 @@ export interface KvStore {
   deleteRange(start: Uint8Array, end: Uint8Array): number;
   /**
    * Entries in key order (or reverse order) within the bounds. The iterator
-   * reads lazily; do not write to the store while it is open.
+   * reads lazily; do not write to the store while it is open, and finish it
+   * (exhaust it, or leave a `for…of` early, which calls `return()`): an open
+   * iterator may hold a read snapshot.
    */
   scan(options?: ScanOptions): IterableIterator<KvEntry>;
   /** Number of keys in [start, end). */

@@ -129,7 +129,10 @@ export class SqliteKvStore implements KvStore {
     try {
       db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       initialize(db, path);
-      db.exec("PRAGMA journal_mode = WAL");
+      const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
+      if (mode !== "wal" && mode !== "memory") {
+        throw new KvFormatError(path, `cannot switch to WAL mode (journal_mode is ${mode})`);
+      }
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       db.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);

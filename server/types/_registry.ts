@@ -12,8 +12,8 @@ import {
   encodeRegistryValue,
   type KeyType,
   prefixEnd,
-  registryKey,
   type RegistryEntry,
+  registryKey,
   stringKey,
 } from "../kv/keys.ts";
 import { WrongTypeError } from "./errors.ts";

@@ -22,9 +22,3 @@ export class ValueError extends RangeError {
     this.name = "ValueError";
   }
 }
-
-/**
- * Another name of {@linkcode ValueError}, which `server/commands/error_reply.ts`
- * imports.
- */
-export const TypedValueError: typeof ValueError = ValueError;

@@ -10,8 +10,9 @@
  * @module
  */
 
-import type { KvStore } from "../kv/kv_store.ts";
+import type { KvStore, ScanOptions } from "../kv/kv_store.ts";
 import {
+  DATA_HEADER_LENGTH,
   dataPrefix,
   keyAfter,
   listIndexOf,
@@ -116,14 +117,8 @@ export function lprev(kv: KvStore, name: Uint8Array, index: bigint): ListEntry |
   return last(kv, name, dataPrefix("list", name), keyAfter(listItemKey(name, index)));
 }
 
-interface Bounds {
-  start: Uint8Array;
-  end: Uint8Array | undefined;
-  limit?: number;
-}
-
-function collect(kv: KvStore, name: Uint8Array, bounds: Bounds, out: ListEntry[]): void {
-  const prefixLength = 5 + name.length;
+function collect(kv: KvStore, name: Uint8Array, bounds: ScanOptions, out: ListEntry[]): void {
+  const prefixLength = DATA_HEADER_LENGTH + name.length;
   for (const { key, value } of kv.scan(bounds)) {
     out.push([listIndexOf(key, prefixLength), value]);
   }

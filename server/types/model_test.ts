@@ -323,7 +323,10 @@ function randomOp(rand: () => number): Op {
         label: `lrange ${name} ${a} ${b} ${l}`,
         real: (kv) => [lists.lrange(kv, key, a, b, l), lists.lmrange(kv, key, a, b, l)],
         model: (m) => {
-          const hits = limited(sortedList(typed(m, name, "list")).filter(([j]) => j >= a && j <= b), l);
+          const hits = limited(
+            sortedList(typed(m, name, "list")).filter(([j]) => j >= a && j <= b),
+            l,
+          );
           return [hits.map(([, v]) => v), hits];
         },
       };
