@@ -17,7 +17,9 @@ import type { Executor } from "./executor.ts";
 import type { Session } from "./session.ts";
 import type { Logger } from "./log/logger.ts";
 
-const READ_SIZE = 256 * 1024;
+/** First read buffer size; it doubles while reads fill it, up to the maximum. */
+const MIN_READ_SIZE = 16 * 1024;
+const MAX_READ_SIZE = 1024 * 1024;
 /** Commands executed before their replies are written, at most. */
 const MAX_BATCH = 1024;
 
@@ -91,12 +93,16 @@ export class Connection implements ConnectionState {
   }
 
   async #loop(): Promise<void> {
+    // The decoder copies what it is pushed, so one buffer serves every read.
+    let buffer = new Uint8Array(MIN_READ_SIZE);
     while (!this.#closed) {
-      const buffer = new Uint8Array(READ_SIZE);
       const n = await this.#conn.read(buffer);
       if (n === null) return;
       this.lastProgress = this.#now();
       this.#decoder.push(buffer.subarray(0, n));
+      if (n === buffer.length && buffer.length < MAX_READ_SIZE) {
+        buffer = new Uint8Array(buffer.length * 2);
+      }
       let done = false;
       while (!done && !this.#closed) {
         const commands: Uint8Array[][] = [];

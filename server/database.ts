@@ -8,6 +8,7 @@
 import type { KvStore } from "./kv/kv_store.ts";
 import type { BlobStorage } from "../storage/blob_storage.ts";
 import { isValidDatabaseName } from "./config.ts";
+import { GroupCommitter } from "./group_commit.ts";
 
 /** One open database. */
 export interface Database {
@@ -17,6 +18,8 @@ export interface Database {
   readonly kv: KvStore;
   /** Where its blobs live. */
   readonly storage: BlobStorage;
+  /** Runs the pipelined commands of all connections in shared transactions. */
+  readonly committer: GroupCommitter;
 }
 
 /** How the registry opens the parts of a database; injected so tests can choose. */
@@ -71,7 +74,7 @@ export class DatabaseRegistry {
       await storage.close();
       throw error;
     }
-    const db: Database = { name, kv, storage };
+    const db: Database = { name, kv, storage, committer: new GroupCommitter(kv) };
     this.#ready.set(name, db);
     return db;
   }

@@ -1,8 +1,10 @@
 /**
  * Runs decoded commands for one connection and returns their replies.
  *
- * Consecutive synchronous commands of one read (a pipeline) run inside one
- * kv transaction, so a pipeline of 16 SETs costs one commit, not 16. Each
+ * Consecutive synchronous commands of one read (a pipeline) form one job of
+ * the database's group committer, which runs the jobs of every connection
+ * ready in the same event-loop turn inside one kv transaction: fifty
+ * pipelines of 16 SETs cost one commit, not 800. Each
  * command stays atomic on its own: the typed layer wraps its writes in a
  * nested transaction (a savepoint). If the batch's commit fails, every reply
  * of the batch becomes an error: nothing is acknowledged that is not
@@ -98,21 +100,18 @@ export class Executor {
         i++;
       } else if (plan.batch) {
         const first = replies.length;
-        const kv = session.db.kv;
         try {
-          kv.transaction(() => {
+          next = await session.db.committer.submit(() => {
             replies.push(this.#runSync(ctx, plan.spec, plan.args));
             i++;
             while (i < commands.length) {
               const following = this.#plan(session, commands[i]);
-              if (!("batch" in following) || !following.batch) {
-                next = following;
-                break;
-              }
+              if (!("batch" in following) || !following.batch) return following;
               server.stats.commandsProcessed++;
               replies.push(this.#runSync(ctx, following.spec, following.args));
               i++;
             }
+            return undefined;
           });
         } catch (cause) {
           const reply = errorReply(cause, "commit", server.logger);

@@ -54,7 +54,9 @@ export function splitCsvLine(line: string): string[] {
     if (line[i] === '"') {
       i++;
       for (;;) {
-        if (i >= line.length) throw new BenchmarkCsvError(`Cannot parse CSV line "${line}": open quote`);
+        if (i >= line.length) {
+          throw new BenchmarkCsvError(`Cannot parse CSV line "${line}": open quote`);
+        }
         if (line[i] === '"') {
           if (line[i + 1] === '"') {
             field += '"';

@@ -334,11 +334,24 @@ export const ADMIN_COMMANDS: readonly CommandSpec[] = [
     name: "CONFIG",
     arity: -2,
     flags: [],
-    synopsis: "GET parameter",
-    summary: "Answers GET with an empty list (there is nothing to configure at run time).",
-    sync: (_ctx, [sub]) => {
-      if (keyword(sub) === "GET") return map([]);
-      throw new CommandError(`ERR unknown subcommand '${keyword(sub)}'. Try CONFIG GET.`);
+    synopsis: "GET parameter [parameter ...]",
+    summary: "Read-only view of a few Redis parameters clients ask for (save, appendonly, …).",
+    sync: ({ server }, [sub, ...names]) => {
+      if (keyword(sub) !== "GET") {
+        throw new CommandError(`ERR unknown subcommand '${keyword(sub)}'. Try CONFIG GET.`);
+      }
+      const params: Record<string, string> = {
+        save: "",
+        appendonly: "no",
+        maxclients: String(server.config.limits.maxClients),
+        "proto-max-bulk-len": String(server.config.limits.maxBulkBytes),
+      };
+      const wanted = names.map((n) => text(n).toLowerCase());
+      return map(
+        Object.entries(params)
+          .filter(([name]) => wanted.some((w) => w === "*" || w === name))
+          .map(([name, value]) => [bulk(name), bulk(value)]),
+      );
     },
   },
 ];

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { ReadCache } from "./read_cache.ts";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { KvEntry, KvStore, ScanOptions, TransactionOptions } from "./kv_store.ts";
 
@@ -81,6 +82,7 @@ function promiseError(): TypeError {
 /** A {@linkcode KvStore} backed by one SQLite file. */
 export class SqliteKvStore implements KvStore {
   readonly #db: DatabaseSync;
+  readonly #cache = new ReadCache();
   readonly #get: StatementSync;
   readonly #set: StatementSync;
   readonly #delete: StatementSync;
@@ -143,25 +145,37 @@ export class SqliteKvStore implements KvStore {
     }
   }
 
-  /** The value under `key`, or `undefined`. */
+  /**
+   * The value under `key`, or `undefined`. The returned bytes may be shared
+   * with the read cache: do not modify them.
+   */
   get(key: Uint8Array): Uint8Array | undefined {
+    const cached = this.#cache.lookup(key);
+    if (cached !== undefined) return cached === ReadCache.ABSENT ? undefined : cached;
     const row = this.#get.get(key) as unknown as [Uint8Array] | undefined;
-    return row === undefined ? undefined : row[0];
+    const value = row === undefined ? undefined : row[0];
+    this.#cache.remember(key, value);
+    return value;
   }
 
   /** Stores `value` under `key`, replacing any previous value. */
   set(key: Uint8Array, value: Uint8Array): void {
     this.#set.run(key, value);
+    this.#cache.remember(key, value);
   }
 
   /** Deletes `key`; returns whether it existed. */
   delete(key: Uint8Array): boolean {
-    return this.#delete.run(key).changes !== 0;
+    const existed = this.#delete.run(key).changes !== 0;
+    this.#cache.remember(key, undefined);
+    return existed;
   }
 
   /** Deletes every key in [start, end); returns how many were deleted. */
   deleteRange(start: Uint8Array, end: Uint8Array): number {
-    return Number(this.#deleteRange.run(start, end).changes);
+    const deleted = Number(this.#deleteRange.run(start, end).changes);
+    if (deleted > 0) this.#cache.clear();
+    return deleted;
   }
 
   /** Number of keys in [start, end). */
@@ -237,6 +251,7 @@ export class SqliteKvStore implements KvStore {
         if (isPromiseLike(result)) throw promiseError();
         this.#commit.run();
       } catch (error) {
+        this.#cache.clear();
         if (this.#db.isTransaction) this.#rollback.run();
         throw error;
       } finally {
@@ -259,6 +274,7 @@ export class SqliteKvStore implements KvStore {
       if (isPromiseLike(result)) throw promiseError();
     } catch (error) {
       // SQLite may already have rolled back the whole transaction (I/O error).
+      this.#cache.clear();
       if (this.#db.isTransaction) {
         this.#rollbackTo.run();
         this.#release.run();

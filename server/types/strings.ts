@@ -5,7 +5,7 @@
  */
 
 import type { KvStore } from "../kv/kv_store.ts";
-import { encodeRegistryValue, registryKey, stringKey } from "../kv/keys.ts";
+import { encodeRegistryValue, type RegistryEntry, registryKey, stringKey } from "../kv/keys.ts";
 import { checkType, deleteKey, readEntry } from "./_registry.ts";
 import { WrongTypeError } from "./errors.ts";
 import { scanNames } from "./keyspace.ts";
@@ -28,7 +28,7 @@ export function set(kv: KvStore, name: Uint8Array, value: Uint8Array): void {
   kv.transaction(() => {
     const entry = readEntry(kv, name);
     if (entry !== undefined && entry.type !== "string") deleteKey(kv, name, entry.type);
-    write(kv, name, value);
+    write(kv, name, value, entry);
   });
 }
 
@@ -42,7 +42,7 @@ export function getset(kv: KvStore, name: Uint8Array, value: Uint8Array): Uint8A
     const entry = readEntry(kv, name);
     if (entry !== undefined && entry.type !== "string") throw new WrongTypeError();
     const old = entry === undefined ? undefined : kv.get(stringKey(name));
-    write(kv, name, value);
+    write(kv, name, value, entry);
     return old;
   });
 }
@@ -66,7 +66,15 @@ export function range(
   return values;
 }
 
-function write(kv: KvStore, name: Uint8Array, value: Uint8Array): void {
+/** Writes the value, and the registry entry unless it is unchanged (`old`: the entry before). */
+function write(
+  kv: KvStore,
+  name: Uint8Array,
+  value: Uint8Array,
+  old: RegistryEntry | undefined,
+): void {
   kv.set(stringKey(name), value);
-  kv.set(registryKey(name), encodeRegistryValue("string", value.length));
+  if (old?.type !== "string" || old.count !== value.length) {
+    kv.set(registryKey(name), encodeRegistryValue("string", value.length));
+  }
 }
