@@ -22,6 +22,17 @@ const MIN_READ_SIZE = 16 * 1024;
 const MAX_READ_SIZE = 1024 * 1024;
 /** Commands executed before their replies are written, at most. */
 const MAX_BATCH = 1024;
+/**
+ * A connection that keeps finding bytes to read never leaves the microtask
+ * queue (reads and writes of a busy socket complete at once), which would
+ * starve every other connection. After this much continuous work it yields
+ * one event-loop turn.
+ */
+const FAIRNESS_SLICE_MS = 5;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
 
 /** What a connection reports to the server that watches it. */
 export interface ConnectionState {
@@ -95,7 +106,12 @@ export class Connection implements ConnectionState {
   async #loop(): Promise<void> {
     // The decoder copies what it is pushed, so one buffer serves every read.
     let buffer = new Uint8Array(MIN_READ_SIZE);
+    let sliceStart = performance.now();
     while (!this.#closed) {
+      if (performance.now() - sliceStart > FAIRNESS_SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
       const n = await this.#conn.read(buffer);
       if (n === null) return;
       this.lastProgress = this.#now();

@@ -5,7 +5,7 @@
  */
 
 import * as hashes from "../types/hashes.ts";
-import { bulkArray, bulkOrNull, int, OK } from "../resp/reply.ts";
+import { bulk, bulkArray, bulkOrNull, int, map, OK } from "../resp/reply.ts";
 import type { CommandSpec } from "./command_spec.ts";
 import { count } from "./args.ts";
 import { CommandError } from "./command_error.ts";
@@ -54,8 +54,9 @@ export const HASH_COMMANDS: readonly CommandSpec[] = [
     arity: 2,
     flags: [],
     synopsis: "key",
-    summary: "Every field and value of a hash, fields in byte order.",
-    sync: ({ session }, [key]) => bulkArray(hashes.hgetall(session.db.kv, key).flat()),
+    summary: "Every field and value of a hash, fields in byte order (a map in RESP3).",
+    sync: ({ session }, [key]) =>
+      map(hashes.hgetall(session.db.kv, key).map(([field, value]) => [bulk(field), bulk(value)])),
   },
   {
     name: "HLEN",

@@ -1,0 +1,153 @@
+/**
+ * A streaming, I/O-free decoder of server replies (RESP2, plus the RESP3
+ * types a ddb server may send after `HELLO 3`), for the client side.
+ *
+ * @module
+ */
+
+/** A decoded reply. Errors are values here; the client turns them into exceptions. */
+export type RespValue =
+  | string
+  | Uint8Array
+  | number
+  | bigint
+  | null
+  | boolean
+  | RespErrorValue
+  | RespValue[];
+
+/** An error reply (`-ERR …`), kept as a value inside arrays (EXEC). */
+export class RespErrorValue {
+  /** The full error text, code first. */
+  readonly message: string;
+  /** Wraps `message`. */
+  constructor(message: string) {
+    this.message = message;
+  }
+}
+
+/** The server sent bytes that are not a valid reply. */
+export class ReplyParseError extends Error {
+  /** Builds the error. */
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`Cannot parse reply: ${detail}`, options);
+    this.name = "ReplyParseError";
+  }
+}
+
+const CR = 13;
+const decoder = new TextDecoder();
+
+/** Feed bytes with `push`, take complete replies with `next`. */
+export class ReplyDecoder {
+  #buf = new Uint8Array(64 * 1024);
+  #start = 0;
+  #end = 0;
+
+  /** Appends bytes received from the server (copied). */
+  push(chunk: Uint8Array): void {
+    if (this.#end + chunk.length > this.#buf.length) {
+      const used = this.#end - this.#start;
+      if (used + chunk.length <= this.#buf.length) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+      } else {
+        const grown = new Uint8Array(Math.max(this.#buf.length * 2, used + chunk.length));
+        grown.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = grown;
+      }
+      this.#start = 0;
+      this.#end = used;
+    }
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /** The next complete reply, or `undefined` when more bytes are needed. */
+  next(): { value: RespValue } | undefined {
+    const result = this.#parse(this.#start);
+    if (result === undefined) return undefined;
+    this.#start = result.end;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    return { value: result.value };
+  }
+
+  #line(from: number): number {
+    for (let i = from; i + 1 < this.#end; i++) {
+      if (this.#buf[i] === CR && this.#buf[i + 1] === 10) return i;
+    }
+    return -1;
+  }
+
+  #parse(at: number): { value: RespValue; end: number } | undefined {
+    if (at >= this.#end) return undefined;
+    const type = this.#buf[at];
+    const eol = this.#line(at + 1);
+    if (eol < 0) return undefined;
+    const text = decoder.decode(this.#buf.subarray(at + 1, eol));
+    const after = eol + 2;
+    switch (type) {
+      case 0x2b: // +
+        return { value: text, end: after };
+      case 0x2d: // -
+        return { value: new RespErrorValue(text), end: after };
+      case 0x3a: { // :
+        const n = Number(text);
+        return { value: Number.isSafeInteger(n) ? n : BigInt(text), end: after };
+      }
+      case 0x5f: // _
+        return { value: null, end: after };
+      case 0x23: // #
+        return { value: text === "t", end: after };
+      case 0x24: // $
+      case 0x3d: { // =
+        const length = this.#count(text);
+        if (length < 0) return { value: null, end: after };
+        if (after + length + 2 > this.#end) return undefined;
+        let bytes = this.#buf.slice(after, after + length);
+        if (type === 0x3d) bytes = bytes.subarray(4);
+        return { value: bytes, end: after + length + 2 };
+      }
+      case 0x2a: // *
+      case 0x7e: // ~ (set)
+      case 0x25: { // % (map: flattened)
+        let count = this.#count(text);
+        if (count < 0) return { value: null, end: after };
+        if (type === 0x25) count *= 2;
+        const items: RespValue[] = [];
+        let end = after;
+        for (let i = 0; i < count; i++) {
+          const item = this.#parse(end);
+          if (item === undefined) return undefined;
+          items.push(item.value);
+          end = item.end;
+        }
+        return { value: items, end };
+      }
+      default:
+        throw new ReplyParseError(`unexpected type byte 0x${type.toString(16)}`);
+    }
+  }
+
+  #count(text: string): number {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n)) throw new ReplyParseError(`bad length "${text.slice(0, 20)}"`);
+    return n;
+  }
+}
+
+/**
+ * Encodes one request as a RESP array of bulk strings, as a list of parts to
+ * write in order (large arguments are not copied).
+ */
+export function encodeRequest(args: readonly (string | Uint8Array)[]): Uint8Array[] {
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  let header = `*${args.length}\r\n`;
+  for (const arg of args) {
+    const bytes = typeof arg === "string" ? encoder.encode(arg) : arg;
+    parts.push(encoder.encode(`${header}$${bytes.length}\r\n`), bytes);
+    header = "\r\n";
+  }
+  parts.push(encoder.encode(header));
+  return parts;
+}

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { encodeRequest, ReplyDecoder, RespErrorValue, type RespValue } from "./reply_decoder.ts";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+function decodeAll(input: Uint8Array, split: number[]): RespValue[] {
+  const decoder = new ReplyDecoder();
+  const out: RespValue[] = [];
+  let from = 0;
+  for (const to of [...split, input.length]) {
+    decoder.push(input.subarray(from, to));
+    from = to;
+    for (let r = decoder.next(); r; r = decoder.next()) out.push(r.value);
+  }
+  return out;
+}
+
+const WIRE = bytes(
+  "+OK\r\n-ERR bad\r\n:42\r\n:99999999999999999999\r\n$-1\r\n$5\r\na\r\nb\0\r\n" +
+    "*3\r\n$1\r\nx\r\n*0\r\n*-1\r\n_\r\n#t\r\n%1\r\n$1\r\nk\r\n:1\r\n=8\r\ntxt:info\r\n",
+);
+const EXPECTED: RespValue[] = [
+  "OK",
+  new RespErrorValue("ERR bad"),
+  42,
+  99999999999999999999n,
+  null,
+  bytes("a\r\nb\0"),
+  [bytes("x"), [], null],
+  null,
+  true,
+  [bytes("k"), 1],
+  bytes("info"),
+];
+
+Deno.test("ReplyDecoder decodes every reply type", () => {
+  assert.deepEqual(decodeAll(WIRE, []), EXPECTED);
+});
+
+Deno.test("ReplyDecoder gives the same result for any split of the input", () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let round = 0; round < 300; round++) {
+    const cuts = [
+      ...new Set(Array.from({ length: 1 + round % 12 }, () => Math.floor(random() * WIRE.length))),
+    ].sort((a, b) => a - b);
+    assert.deepEqual(decodeAll(WIRE, cuts), EXPECTED);
+  }
+  const everyByte = Array.from({ length: WIRE.length - 1 }, (_, i) => i + 1);
+  assert.deepEqual(decodeAll(WIRE, everyByte), EXPECTED);
+});
+
+Deno.test("ReplyDecoder rejects an unknown type byte", () => {
+  const decoder = new ReplyDecoder();
+  decoder.push(bytes("?what\r\n"));
+  assert.throws(() => decoder.next(), /Cannot parse reply: unexpected type byte 0x3f/);
+});
+
+Deno.test("encodeRequest writes a RESP array of bulk strings", () => {
+  const parts = encodeRequest(["SET", bytes("k\r\n"), ""]);
+  const total = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    total.set(p, at);
+    at += p.length;
+  }
+  assert.equal(new TextDecoder().decode(total), "*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$0\r\n\r\n");
+});
