@@ -40,9 +40,11 @@ export async function benchMain(args: string[]): Promise<number> {
       interrupt.signal,
     );
     const m = results.machine;
+    const load = results.loadAverage;
     console.log(
-      `\nddb ${m.ddb} vs redis-server ${m.redis}, ${results.date}, ${m.cpus} CPUs (${m.cpuModel}), ` +
-        `Deno ${m.deno}, ${m.os}\n`,
+      `\nddb ${m.ddb} (${m.revision}) vs redis-server ${m.redis}, ${results.date}\n` +
+        `${m.cpus} CPUs (${m.cpuModel}), Deno ${m.deno}, ${m.os}, ` +
+        `load average ${load.start.toFixed(2)} before, ${load.end.toFixed(2)} after\n`,
     );
     console.log(resultsTable(results));
     console.log();

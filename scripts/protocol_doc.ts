@@ -32,7 +32,11 @@ export function commandReference(): string {
     for (const spec of specs) {
       const synopsis = spec.synopsis === "" ? "" : `\`${spec.synopsis.replaceAll("|", "\\|")}\``;
       const flags = spec.flags.join(", ");
-      parts.push(`| \`${spec.name}\`${synopsis === "" ? "" : " " + synopsis} | ${arity(spec)} | ${flags} | ${spec.summary} |`);
+      parts.push(
+        `| \`${spec.name}\`${synopsis === "" ? "" : " " + synopsis} | ${
+          arity(spec)
+        } | ${flags} | ${spec.summary} |`,
+      );
     }
     parts.push("");
   }

@@ -84,7 +84,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (flags.positionals.length > 0) {
-    throw new UsageError(`Unexpected argument "${flags.positionals[0]}" (see ddb serve --help)`);
+    throw new UsageError(`Unexpected argument "${flags.positionals[0]}"`);
   }
   const file = await readConfigFile(stringFlag(flags, "config"));
   const config = resolveConfig(file, {

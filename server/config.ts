@@ -173,6 +173,14 @@ export interface ConfigOverrides {
   logLevel?: string;
 }
 
+function configLogLevel(text: string): LogLevel {
+  try {
+    return parseLogLevel(text);
+  } catch (cause) {
+    throw new ConfigError((cause as Error).message, { cause });
+  }
+}
+
 /** Merges defaults, a config file and overrides into a {@linkcode ServerConfig}. */
 export function resolveConfig(
   file: ConfigFile,
@@ -187,7 +195,7 @@ export function resolveConfig(
     dataDir: overrides.data ?? file.data ?? defaultDataDir,
     requirePass: requirePass === "" ? undefined : requirePass,
     databases,
-    logLevel: parseLogLevel(overrides.logLevel ?? file.logLevel ?? "info"),
+    logLevel: configLogLevel(overrides.logLevel ?? file.logLevel ?? "info"),
     limits: { ...DEFAULT_LIMITS, ...file.limits },
   };
 }

@@ -96,14 +96,13 @@ class Dispenser {
     const { count, durationMs, ratePerSecond, signal } = this.options;
     if (signal?.aborted) return undefined;
     if (count !== undefined && this.#next >= count) return undefined;
-    if (durationMs !== undefined && performance.now() - this.#start >= durationMs) return undefined;
+    const due = ratePerSecond === undefined ? 0 : (this.#next * 1000) / ratePerSecond;
+    const end = durationMs ?? Infinity;
+    if (due >= end || performance.now() - this.#start >= end) return undefined;
     const i = this.#next++;
-    if (ratePerSecond !== undefined) {
-      const wait = this.#start + (i * 1000) / ratePerSecond - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (signal?.aborted) return undefined;
-    }
-    return i;
+    const wait = this.#start + due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return signal?.aborted ? undefined : i;
   }
 }
 

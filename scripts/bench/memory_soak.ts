@@ -54,7 +54,7 @@ export interface SoakResult {
 
 const KEYSPACE = 100_000;
 /** Requests per redis-benchmark run: a few seconds each. */
-const RUN_REQUESTS = 200_000;
+const RUN_REQUESTS = 50_000;
 const BLOB_SIZE = 64 * 1024;
 const BLOB_POOL = 64;
 

@@ -49,7 +49,7 @@ export const BENCH_FLAGS: FlagSpecs = {
   "soak-minutes": {
     type: "string",
     value: "MINUTES",
-    help: "Length of the memory soak (1; 10 for the full check; 1/6 with --quick)",
+    help: "Length of the memory soak (2; 10 for the full check; 1/6 with --quick)",
   },
   json: { type: "string", value: "FILE", help: "Also write the results to FILE as JSON" },
 };
@@ -74,7 +74,7 @@ export const DEFAULT_OPTIONS: Readonly<BenchOptions> = Object.freeze({
   blobRuns: [{ size: 64 * KiB, count: 2000 }, { size: MiB, count: 500 }],
   blobConnections: 8,
   blobDepth: 2,
-  soakMinutes: 1,
+  soakMinutes: 2,
   soakBlobRate: 100,
 });
 

@@ -51,6 +51,8 @@ export interface BenchMachine {
   redis: string;
   /** ddb version. */
   ddb: string;
+  /** The git commit of the tree measured, `+dirty` with uncommitted changes; or `unknown`. */
+  revision: string;
 }
 
 /** Everything one run measured. */
@@ -59,6 +61,8 @@ export interface BenchResults {
   date: string;
   /** The machine. */
   machine: BenchMachine;
+  /** The 1-minute load average before and after: other work on the machine skews the numbers. */
+  loadAverage: { start: number; end: number };
   /** The settings, as given. */
   settings: Record<string, unknown>;
   /** redis-benchmark results. */

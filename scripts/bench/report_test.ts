@@ -51,7 +51,16 @@ function soak(slope: number): SoakResult {
 function results(setRatio: number, bputMbPerSecond: number, slope: number): BenchResults {
   return {
     date: "2026-01-01T00:00:00.000Z",
-    machine: { cpus: 2, cpuModel: "x", os: "linux", deno: "2", redis: "7", ddb: "0.1.0" },
+    machine: {
+      cpus: 2,
+      cpuModel: "x",
+      os: "linux",
+      deno: "2",
+      redis: "7",
+      ddb: "0.1.0",
+      revision: "abc",
+    },
+    loadAverage: { start: 0, end: 0 },
     settings: {},
     commands: [
       { test: "PING_INLINE", pipeline: 1, redis: row("PING_INLINE", 50_000), ddb: row("", 25_000) },

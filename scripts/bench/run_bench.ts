@@ -7,6 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { VERSION } from "../../version.ts";
 import { runBlobLoad } from "./blob_load.ts";
 import { type ChildServer, startDdb, startRedis } from "./child_server.ts";
@@ -15,6 +16,11 @@ import type { BenchOptions } from "./options.ts";
 import { runRedisBenchmark } from "./redis_benchmark.ts";
 import { type BenchMachine, type BenchResults, blobLabel, type CommandResult } from "./report.ts";
 import { respCall } from "./resp_call.ts";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+
+/** A 1-minute load average above this means the machine is busy with other work. */
+const BUSY_LOAD = 0.5;
 
 /** Content of the blob whose hash the BEXISTS test asks about. */
 const BEXISTS_BLOB = "ddb benchmark: the blob BEXISTS looks up";
@@ -41,6 +47,21 @@ async function machine(): Promise<BenchMachine> {
   } catch {
     // Reported as unknown; starting it will fail with the reason.
   }
+  let revision = "unknown";
+  try {
+    const git = (args: string[]) =>
+      new Deno.Command("git", { args: ["-C", REPO, ...args], stderr: "null" }).output();
+    const [head, status] = await Promise.all([
+      git(["rev-parse", "--short", "HEAD"]),
+      git(["status", "--porcelain"]),
+    ]);
+    if (head.success) {
+      const dirty = status.success && status.stdout.length > 0 ? "+dirty" : "";
+      revision = new TextDecoder().decode(head.stdout).trim() + dirty;
+    }
+  } catch {
+    // No git: keep "unknown".
+  }
   return {
     cpus: navigator.hardwareConcurrency,
     cpuModel,
@@ -48,6 +69,7 @@ async function machine(): Promise<BenchMachine> {
     deno: Deno.version.deno,
     redis,
     ddb: VERSION,
+    revision,
   };
 }
 
@@ -66,6 +88,10 @@ export async function runBench(
   signal?: AbortSignal,
 ): Promise<BenchResults> {
   const date = new Date().toISOString();
+  const loadAtStart = Deno.loadavg()[0];
+  if (loadAtStart > BUSY_LOAD) {
+    progress(`warning: load average ${loadAtStart.toFixed(2)}: other work will skew the numbers`);
+  }
   const servers: ChildServer[] = [];
   const stopAll = () => Promise.all(servers.map((s) => s.stop()));
   signal?.addEventListener("abort", () => void stopAll());
@@ -165,6 +191,7 @@ export async function runBench(
     return {
       date,
       machine: await machine(),
+      loadAverage: { start: loadAtStart, end: Deno.loadavg()[0] },
       settings: { ...options },
       commands,
       blobs,

@@ -1,3 +1,4 @@
+import { canRun } from "../../tests/_skip.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { KV_APPLICATION_ID, KvFormatError, SqliteKvStore } from "./sqlite_kv_store.ts";
@@ -311,7 +312,7 @@ const strace = (() => {
 
 Deno.test({
   name: "only durable commits fsync the WAL (strace)",
-  ignore: !strace,
+  ignore: !canRun(strace, "strace is missing or cannot trace (apt-get install strace)"),
   fn: withTempDir(async (dir) => {
     const path = `${dir}/kv.sqlite`;
     const module = new URL("./sqlite_kv_store.ts", import.meta.url).href;
