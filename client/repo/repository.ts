@@ -1,0 +1,242 @@
+/**
+ * The backup repository as seen by the client: typed operations of the
+ * metadata schema (client/snapshot/schema.ts) and of blobs, over RESP
+ * connections to `ddb serve`. One connection carries metadata (pipelined);
+ * a few more carry blob uploads and downloads, so the server can store
+ * several blobs at once.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import {
+  asArray,
+  asBytesOrNull,
+  asInteger,
+  asText,
+  type ConnectOptions,
+  RespClient,
+} from "../remote/resp_client.ts";
+import type { RespValue } from "../remote/reply_decoder.ts";
+import {
+  type ChunkRef,
+  groupKey,
+  GROUPS_KEY,
+  type NodeMeta,
+  parseMeta,
+  parseSnapshot,
+  SCHEMA_KEY,
+  SCHEMA_VERSION,
+  SchemaError,
+  type Snapshot,
+  snapshotFields,
+  snapshotKeyOf,
+  SNAPSHOTS_KEY,
+} from "../snapshot/schema.ts";
+
+/** A chunk of a file with the offset where it ends. */
+export interface PlacedChunk extends ChunkRef {
+  /** Offset just past the chunk's last byte. */
+  end: number;
+}
+
+/** A snapshot with its key. */
+export interface SnapshotEntry extends Snapshot {
+  /** `s:<S>`. */
+  key: string;
+}
+
+/** The server returned a blob whose bytes do not match the hash asked for, or stored a different hash. */
+export class IntegrityError extends Error {
+  /** Builds the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "IntegrityError";
+  }
+}
+
+function fieldsOf(reply: RespValue): Map<string, Uint8Array> {
+  const flat = asArray(reply);
+  const fields = new Map<string, Uint8Array>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const value = flat[i + 1];
+    if (!(value instanceof Uint8Array)) throw new TypeError("hash value is not a bulk string");
+    fields.set(asText(flat[i]), value);
+  }
+  return fields;
+}
+
+function flatten(fields: ReadonlyMap<string, Uint8Array>): (string | Uint8Array)[] {
+  const out: (string | Uint8Array)[] = [];
+  for (const [name, value] of fields) out.push(name, value);
+  return out;
+}
+
+/** Connections to one database of one server. */
+export class Repository {
+  readonly #meta: RespClient;
+  readonly #blobs: RespClient[];
+  #next = 0;
+
+  private constructor(meta: RespClient, blobs: RespClient[]) {
+    this.#meta = meta;
+    this.#blobs = blobs;
+  }
+
+  /** Opens `blobConnections` + 1 connections to the server. */
+  static async open(options: ConnectOptions, blobConnections = 4): Promise<Repository> {
+    const meta = await RespClient.connect(options);
+    const blobs: RespClient[] = [];
+    try {
+      for (let i = 0; i < blobConnections; i++) blobs.push(await RespClient.connect(options));
+    } catch (error) {
+      meta.close();
+      for (const b of blobs) b.close();
+      throw error;
+    }
+    return new Repository(meta, blobs);
+  }
+
+  /** Closes every connection. */
+  async close(): Promise<void> {
+    await Promise.all([this.#meta, ...this.#blobs].map((c) => c.closed()));
+  }
+
+  #blobConnection(): RespClient {
+    // The least busy connection, so one slow upload does not hold up others.
+    let best = this.#blobs[this.#next++ % this.#blobs.length];
+    for (const c of this.#blobs) if (c.inFlight < best.inFlight) best = c;
+    return best;
+  }
+
+  // ---- blobs
+
+  /** For each id, whether the server has the blob (one BMULTIEXISTS). */
+  async hasBlobs(ids: readonly string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const reply = asArray(await this.#meta.call("BMULTIEXISTS", ...ids));
+    return reply.map((v) => asInteger(v) === 1);
+  }
+
+  /** Uploads a blob whose id the caller computed; checks the server agrees. */
+  async putBlob(id: string, data: Uint8Array): Promise<void> {
+    const stored = asText(await this.#blobConnection().call("BPUT", data));
+    if (stored !== id) {
+      throw new IntegrityError(`Cannot upload blob ${id}: the server stored it as ${stored}`);
+    }
+  }
+
+  /** Downloads a blob and verifies its hash; throws when the server does not have it. */
+  async getBlob(id: string): Promise<Uint8Array> {
+    const data = asBytesOrNull(await this.#blobConnection().call("BGET", id));
+    if (data === null) {
+      throw new IntegrityError(`Cannot read blob ${id}: the server does not have it`);
+    }
+    const actual = createHash("sha256").update(data).digest("hex");
+    if (actual !== id) {
+      throw new IntegrityError(`Cannot read blob ${id}: received bytes hash to ${actual}`);
+    }
+    return data;
+  }
+
+  // ---- writing metadata (idempotent, content-addressed; made visible by commitSnapshot)
+
+  /** Writes a file's chunk list as `c:<K>`. */
+  writeContent(key: string, chunks: readonly ChunkRef[]): Promise<unknown> {
+    const calls: Promise<RespValue>[] = [];
+    let end = 0;
+    for (const chunk of chunks) {
+      end += chunk.size;
+      calls.push(this.#meta.call("LADD", key, String(end), chunk.id));
+    }
+    return Promise.all(calls);
+  }
+
+  /** Writes a meta hash. */
+  writeMeta(key: string, fields: ReadonlyMap<string, Uint8Array>): Promise<RespValue> {
+    return this.#meta.call("HSET", key, ...flatten(fields));
+  }
+
+  /** Writes a directory set (an empty directory has no set). */
+  writeDir(key: string, members: readonly string[]): Promise<RespValue> | undefined {
+    if (members.length === 0) return undefined;
+    return this.#meta.call("SADD", key, ...members);
+  }
+
+  /**
+   * Makes a snapshot visible, in one durable transaction: its record, its
+   * place in its group's list, and the sets listing every snapshot and group.
+   */
+  async commitSnapshot(snapshot: Snapshot): Promise<string> {
+    const key = snapshotKeyOf(snapshot);
+    const group = groupKey(snapshot.host, snapshot.path);
+    const meta = this.#meta;
+    const replies = [
+      meta.call("TXINIT"),
+      meta.call("SET", SCHEMA_KEY, String(SCHEMA_VERSION)),
+      meta.call("HSET", key, ...flatten(snapshotFields(snapshot))),
+      meta.call("LADD", group, String(snapshot.timeUs), key),
+      meta.call("SADD", SNAPSHOTS_KEY, key),
+      meta.call("SADD", GROUPS_KEY, group),
+      meta.call("TXCOMMIT"),
+    ];
+    await Promise.all(replies);
+    return key;
+  }
+
+  // ---- reading
+
+  /** Whether a key exists. */
+  async exists(key: string): Promise<boolean> {
+    return asInteger(await this.#meta.call("EXISTS", key)) === 1;
+  }
+
+  /** Every snapshot, oldest first. */
+  async listSnapshots(): Promise<SnapshotEntry[]> {
+    const keys = asArray(await this.#meta.call("SMEMBERS", SNAPSHOTS_KEY)).map(asText);
+    const replies = await Promise.all(keys.map((k) => this.#meta.call("HGETALL", k)));
+    const out = keys.map((key, i) => ({ key, ...parseSnapshot(key, fieldsOf(replies[i])) }));
+    return out.sort((a, b) =>
+      a.timeUs < b.timeUs ? -1 : a.timeUs > b.timeUs ? 1 : a.key < b.key ? -1 : 1
+    );
+  }
+
+  /** One snapshot by key. */
+  async readSnapshot(key: string): Promise<SnapshotEntry> {
+    const fields = fieldsOf(await this.#meta.call("HGETALL", key));
+    if (fields.size === 0) throw new SchemaError(`Cannot find snapshot "${key}"`);
+    return { key, ...parseSnapshot(key, fields) };
+  }
+
+  /** A node's metadata. */
+  async readMeta(key: string): Promise<NodeMeta> {
+    if (!key.startsWith("m:")) throw new SchemaError(`Cannot read meta "${key}": not a meta key`);
+    const fields = fieldsOf(await this.#meta.call("HGETALL", key));
+    if (fields.size === 0) throw new SchemaError(`Cannot find meta "${key}"`);
+    return parseMeta(key, fields);
+  }
+
+  /** The meta keys of a directory's children (empty for an empty directory). */
+  async readDir(key: string): Promise<string[]> {
+    if (!key.startsWith("d:")) throw new SchemaError(`Cannot read directory "${key}"`);
+    return asArray(await this.#meta.call("SMEMBERS", key)).map(asText);
+  }
+
+  /** A file's chunks in order, with their end offsets. */
+  async readContent(key: string): Promise<PlacedChunk[]> {
+    if (!key.startsWith("c:")) throw new SchemaError(`Cannot read content "${key}"`);
+    const flat = asArray(await this.#meta.call("LITER", key, "WITH", "INDEX"));
+    const chunks: PlacedChunk[] = [];
+    let start = 0;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const end = Number(asText(flat[i]));
+      const id = asText(flat[i + 1]);
+      if (!Number.isSafeInteger(end) || end <= start || !/^[0-9a-f]{64}$/.test(id)) {
+        throw new SchemaError(`Cannot read content "${key}": malformed chunk list`);
+      }
+      chunks.push({ id, size: end - start, end });
+      start = end;
+    }
+    return chunks;
+  }
+}
