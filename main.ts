@@ -11,6 +11,7 @@
 import { UsageError } from "./cli/flags.ts";
 import { ConfigError } from "./server/config.ts";
 import { SERVE_HELP, serveCommand } from "./server/cli.ts";
+import { BACKUP_HELP, backupCommand, SNAPSHOTS_HELP, snapshotsCommand } from "./client/cli.ts";
 import { VERSION } from "./version.ts";
 
 /** A subcommand: what it does, and how to run it. */
@@ -25,6 +26,16 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: "Run the server (RESP protocol; SQLite metadata; blob storage)",
     run: serveCommand,
     help: SERVE_HELP,
+  },
+  backup: {
+    summary: "Back up paths as new snapshots",
+    run: backupCommand,
+    help: BACKUP_HELP,
+  },
+  snapshots: {
+    summary: "List snapshots",
+    run: snapshotsCommand,
+    help: SNAPSHOTS_HELP,
   },
 };
 

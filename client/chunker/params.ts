@@ -23,13 +23,14 @@ export interface ChunkerParams {
 }
 
 /**
- * The parameters of `ddb backup`: 256 KiB / 1 MiB / 4 MiB, chosen by
- * measurement (docs/chunking.md). Changing them changes every cut point.
+ * The parameters of `ddb backup`: 512 KiB / 1 MiB / 8 MiB (chunks of
+ * 1.19 MiB on average), chosen by measurement (docs/chunking.md). Changing
+ * them changes every cut point.
  */
 export const DEFAULT_PARAMS: Readonly<ChunkerParams> = Object.freeze({
-  min: 256 * 1024,
+  min: 512 * 1024,
   avg: 1024 * 1024,
-  max: 4 * 1024 * 1024,
+  max: 8 * 1024 * 1024,
 });
 
 /** Smallest allowed `avg` (2^8 bytes). */

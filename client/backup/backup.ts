@@ -1,0 +1,468 @@
+/**
+ * The backup engine: walks one path, chunks files with the content-defined
+ * chunker, uploads only the chunks the server lacks, writes the metadata
+ * (client/snapshot/schema.ts) and finally commits the snapshot in one
+ * durable transaction — a backup stopped at any moment leaves no snapshot,
+ * and the next run uploads only what is still missing.
+ *
+ * Ports (file system, repository, cache, clock, reporting) are parameters.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { basename } from "node:path";
+import { chunkBuffer, chunkStream } from "../chunker/mod.ts";
+import { type ChunkerParams, DEFAULT_PARAMS } from "../chunker/params.ts";
+import {
+  type ChunkRef,
+  contentId,
+  contentKey,
+  dirKeyOf,
+  metaFields,
+  metaKeyOf,
+  type NodeMeta,
+  type Snapshot,
+} from "../snapshot/schema.ts";
+import type { SourceFs, SourceStat } from "./source_fs.ts";
+import { ByteBudget, TaskLimit } from "./byte_budget.ts";
+import { VERSION } from "../../version.ts";
+
+/** The repository operations a backup needs (implemented by Repository). */
+export interface BackupRepository {
+  /** For each id, whether the server has the blob. */
+  hasBlobs(ids: readonly string[]): Promise<boolean[]>;
+  /** Uploads a blob with a known id. */
+  putBlob(id: string, data: Uint8Array): Promise<void>;
+  /** Writes a file's chunk list. */
+  writeContent(key: string, chunks: readonly ChunkRef[]): Promise<unknown>;
+  /** Writes a meta hash. */
+  writeMeta(key: string, fields: ReadonlyMap<string, Uint8Array>): Promise<unknown>;
+  /** Writes a directory set. */
+  writeDir(key: string, members: readonly string[]): Promise<unknown> | undefined;
+  /** Commits a snapshot; returns its key. */
+  commitSnapshot(snapshot: Snapshot): Promise<string>;
+}
+
+/** What the cache remembers of a file. */
+export interface CachedFile {
+  /** `c:<K>`. */
+  contentKey: string;
+  /** Number of chunks. */
+  chunks: number;
+  /** Content size. */
+  size: number;
+  /** The meta key written for it last time. */
+  metaKey?: string;
+}
+
+/** The incremental cache as the engine uses it. */
+export interface BackupCache {
+  /** The cached content of `path` if its stat is unchanged. */
+  lookup(path: string, stat: SourceStat): CachedFile | undefined;
+  /** Remembers the content of `path` for the next run. */
+  record(path: string, stat: SourceStat, entry: CachedFile): void;
+}
+
+/** Counters of a backup, reported while it runs and at the end. */
+export interface BackupStats {
+  /** Files backed up. */
+  files: number;
+  /** Directories backed up. */
+  dirs: number;
+  /** Other entries (symlinks, fifos, …). */
+  others: number;
+  /** Logical bytes of files. */
+  bytes: number;
+  /** Bytes read from files (cache misses). */
+  bytesRead: number;
+  /** Files whose content came from the cache, unread. */
+  filesUnchanged: number;
+  /** Chunks uploaded. */
+  newChunks: number;
+  /** Bytes uploaded. */
+  newBytes: number;
+  /** Entries that could not be read (skipped). */
+  errors: number;
+}
+
+/** Options of one backup. */
+export interface BackupOptions {
+  /** Absolute path to back up. */
+  path: string;
+  /** Host name recorded in the snapshot. */
+  host: string;
+  /** Tags recorded in the snapshot. */
+  tags: string[];
+  /** Whether an absolute path should be left out. */
+  exclude?: (path: string, isDir: boolean) => boolean;
+  /** Stay on the file system of `path`. */
+  oneFileSystem?: boolean;
+  /** Read and compare, but write nothing. */
+  dryRun?: boolean;
+  /** Files read at once. */
+  fileConcurrency?: number;
+  /** Bytes of chunks held between reading and uploading, at most. */
+  memoryBudget?: number;
+  /** Chunker parameters (tests use small ones). */
+  chunkParams?: Readonly<ChunkerParams>;
+}
+
+/** The ports a backup works through. */
+export interface BackupPorts {
+  /** The file system to read. */
+  fs: SourceFs;
+  /** The repository to write. */
+  repo: BackupRepository;
+  /** The incremental cache, if any. */
+  cache?: BackupCache;
+  /** The clock. */
+  now: () => Date;
+  /** Called often with the counters so far and the current path. */
+  progress?: (stats: BackupStats, currentPath: string) => void;
+  /** Called for each entry that could not be read. */
+  warn?: (path: string, message: string) => void;
+}
+
+/** The outcome of a backup. */
+export interface BackupResult {
+  /** The committed snapshot's key (undefined for a dry run). */
+  snapshotKey?: string;
+  /** The snapshot record. */
+  snapshot: Snapshot;
+  /** Counters. */
+  stats: BackupStats;
+}
+
+/** Files up to this size are read in one call instead of streamed. */
+const SMALL_FILE = 4 * 1024 * 1024;
+/** Chunks checked with one BMULTIEXISTS at most. */
+const CHECK_BATCH = 32;
+/** Chunk ids remembered as present on the server, at most. */
+const KNOWN_LIMIT = 500_000;
+
+const encoder = new TextEncoder();
+
+/** Backs up one path and commits its snapshot. */
+export async function backup(options: BackupOptions, ports: BackupPorts): Promise<BackupResult> {
+  const run = new BackupRun(options, ports);
+  return await run.run();
+}
+
+interface NodeResult {
+  key: string;
+  size: number;
+}
+
+class BackupRun {
+  readonly stats: BackupStats = {
+    files: 0,
+    dirs: 0,
+    others: 0,
+    bytes: 0,
+    bytesRead: 0,
+    filesUnchanged: 0,
+    newChunks: 0,
+    newBytes: 0,
+    errors: 0,
+  };
+  readonly #options: BackupOptions;
+  readonly #ports: BackupPorts;
+  readonly #files: TaskLimit;
+  readonly #stats = new TaskLimit(64);
+  readonly #budget: ByteBudget;
+  readonly #params: Readonly<ChunkerParams>;
+  #known = new Set<string>();
+  readonly #writes: Promise<unknown>[] = [];
+  #rootDev = 0;
+
+  constructor(options: BackupOptions, ports: BackupPorts) {
+    this.#options = options;
+    this.#ports = ports;
+    this.#files = new TaskLimit(options.fileConcurrency ?? 8);
+    this.#budget = new ByteBudget(options.memoryBudget ?? 64 * 1024 * 1024);
+    this.#params = options.chunkParams ?? DEFAULT_PARAMS;
+  }
+
+  async run(): Promise<BackupResult> {
+    const { path } = this.#options;
+    const startedAt = this.#ports.now();
+    const stat = await this.#ports.fs.lstat(path);
+    this.#rootDev = stat.dev;
+    const name = path === "/" ? "/" : basename(path);
+    const root = await this.#node(path, name, stat);
+    if (root === undefined) throw new Error(`Cannot back up "${path}": it could not be read`);
+    await this.#flushWrites();
+    const snapshot: Snapshot = {
+      ref: root.key,
+      host: this.#options.host,
+      path,
+      timeUs: BigInt(startedAt.getTime()) * 1000n,
+      tags: this.#options.tags,
+      files: this.stats.files,
+      dirs: this.stats.dirs,
+      bytes: this.stats.bytes,
+      newBytes: this.stats.newBytes,
+      newChunks: this.stats.newChunks,
+      errors: this.stats.errors,
+      client: VERSION,
+    };
+    if (this.#options.dryRun) return { snapshot, stats: this.stats };
+    const snapshotKey = await this.#ports.repo.commitSnapshot(snapshot);
+    return { snapshotKey, snapshot, stats: this.stats };
+  }
+
+  #warn(path: string, error: unknown): void {
+    this.stats.errors++;
+    this.#ports.warn?.(path, error instanceof Error ? error.message : String(error));
+  }
+
+  #write(promise: Promise<unknown> | undefined): void {
+    if (promise === undefined || this.#options.dryRun) return;
+    this.#writes.push(promise);
+    if (this.#writes.length >= 4096) {
+      const settled = this.#writes.splice(0);
+      this.#writes.push(Promise.all(settled));
+    }
+  }
+
+  async #flushWrites(): Promise<void> {
+    while (this.#writes.length > 0) await Promise.all(this.#writes.splice(0));
+  }
+
+  /** Backs up one entry; undefined when it is skipped. */
+  async #node(path: string, name: string, stat: SourceStat): Promise<NodeResult | undefined> {
+    try {
+      if (stat.type === "dir") return await this.#dir(path, name, stat);
+      if (stat.type === "file") return await this.#files.run(() => this.#file(path, name, stat));
+      return await this.#other(path, name, stat);
+    } catch (error) {
+      this.#warn(path, error);
+      return undefined;
+    }
+  }
+
+  #meta(name: string, stat: SourceStat, extra: Partial<NodeMeta>): NodeMeta {
+    return {
+      name: encoder.encode(name),
+      type: stat.type,
+      size: stat.type === "file" ? stat.size : 0,
+      mode: stat.mode & 0o7777,
+      uid: stat.uid,
+      gid: stat.gid,
+      mtimeNs: stat.mtimeNs,
+      ...(stat.type === "file" && stat.nlink > 1 ? { links: `${stat.dev}:${stat.ino}` } : {}),
+      ...extra,
+    };
+  }
+
+  #writeMeta(meta: NodeMeta): string {
+    const key = metaKeyOf(meta);
+    if (!this.#options.dryRun) this.#write(this.#ports.repo.writeMeta(key, metaFields(meta)));
+    return key;
+  }
+
+  async #dir(path: string, name: string, stat: SourceStat): Promise<NodeResult> {
+    const names = (await this.#ports.fs.readDir(path)).sort();
+    const prefix = path.endsWith("/") ? path : path + "/";
+    const children = await Promise.all(names.map(async (child) => {
+      const childPath = prefix + child;
+      if (child.includes("\uFFFD")) {
+        this.#warn(childPath, new Error("name is not valid UTF-8; such names are not supported yet"));
+        return undefined;
+      }
+      let childStat: SourceStat;
+      try {
+        childStat = await this.#stats.run(() => this.#ports.fs.lstat(childPath));
+      } catch (error) {
+        this.#warn(childPath, error);
+        return undefined;
+      }
+      if (this.#options.exclude?.(childPath, childStat.type === "dir")) return undefined;
+      if (this.#options.oneFileSystem && childStat.type === "dir" && childStat.dev !== this.#rootDev) {
+        return undefined;
+      }
+      return await this.#node(childPath, child, childStat);
+    }));
+    const present = children.filter((c): c is NodeResult => c !== undefined);
+    const members = present.map((c) => c.key);
+    const dirKey = dirKeyOf(members);
+    if (!this.#options.dryRun) this.#write(this.#ports.repo.writeDir(dirKey, members));
+    const size = present.reduce((sum, c) => sum + c.size, 0);
+    this.stats.dirs++;
+    const meta = this.#meta(name, stat, { ref: dirKey, size });
+    return { key: this.#writeMeta(meta), size };
+  }
+
+  async #other(path: string, name: string, stat: SourceStat): Promise<NodeResult> {
+    const extra: Partial<NodeMeta> = {};
+    if (stat.type === "symlink") extra.target = encoder.encode(await this.#ports.fs.readLink(path));
+    this.stats.others++;
+    return { key: this.#writeMeta(this.#meta(name, stat, extra)), size: 0 };
+  }
+
+  async #file(path: string, name: string, stat: SourceStat): Promise<NodeResult> {
+    const cached = this.#ports.cache?.lookup(path, stat);
+    let content: { key: string; size: number; chunks: number };
+    if (cached !== undefined) {
+      content = { key: cached.contentKey, size: cached.size, chunks: cached.chunks };
+      this.stats.filesUnchanged++;
+    } else {
+      content = await this.#readContent(path, stat);
+    }
+    const meta = this.#meta(name, stat, { ref: content.key, size: content.size });
+    const metaKey = metaKeyOf(meta);
+    if (cached?.metaKey !== metaKey && !this.#options.dryRun) {
+      this.#write(this.#ports.repo.writeMeta(metaKey, metaFields(meta)));
+    }
+    this.#ports.cache?.record(path, stat, {
+      contentKey: content.key,
+      chunks: content.chunks,
+      size: content.size,
+      metaKey,
+    });
+    this.stats.files++;
+    this.stats.bytes += content.size;
+    this.#ports.progress?.(this.stats, path);
+    return { key: metaKey, size: content.size };
+  }
+
+  async #readContent(
+    path: string,
+    stat: SourceStat,
+  ): Promise<{ key: string; size: number; chunks: number }> {
+    const chunks: ChunkRef[] = [];
+    const uploads = new ChunkUploader(this);
+    let size = 0;
+    const take = async (chunk: Uint8Array) => {
+      if (!this.#budget.tryAcquire(chunk.length)) {
+        // Send what this file holds before waiting, so that every file
+        // waiting for memory has its chunks on the way (no deadlock).
+        await uploads.flush();
+        await this.#budget.acquire(chunk.length);
+      }
+      const id = createHash("sha256").update(chunk).digest("hex");
+      chunks.push({ id, size: chunk.length });
+      size += chunk.length;
+      this.stats.bytesRead += chunk.length;
+      await uploads.add(id, chunk);
+    };
+    try {
+      if (stat.size <= SMALL_FILE) {
+        const data = await this.#ports.fs.readFile(path);
+        for (const chunk of chunkBuffer(data, this.#params)) await take(chunk);
+      } else {
+        for await (const chunk of chunkStream(await this.#ports.fs.open(path), this.#params)) {
+          await take(chunk);
+          this.#ports.progress?.(this.stats, path);
+        }
+      }
+      await uploads.finish();
+    } catch (error) {
+      uploads.abandon();
+      throw error;
+    }
+    const key = contentKey(contentId(chunks));
+    if (!this.#options.dryRun && chunks.length > 0) {
+      this.#write(this.#ports.repo.writeContent(key, chunks));
+    }
+    return { key, size, chunks: chunks.length };
+  }
+
+  // Used by ChunkUploader.
+  knows(id: string): boolean {
+    return this.#known.has(id);
+  }
+
+  remember(id: string): void {
+    if (this.#known.size >= KNOWN_LIMIT) this.#known = new Set();
+    this.#known.add(id);
+  }
+
+  release(bytes: number): void {
+    this.#budget.release(bytes);
+  }
+
+  get repo(): BackupRepository {
+    return this.#ports.repo;
+  }
+
+  get dryRun(): boolean {
+    return this.#options.dryRun === true;
+  }
+}
+
+/**
+ * Uploads the chunks of one file: asks the server which of a batch it lacks
+ * (one BMULTIEXISTS per batch) and uploads only those, several at once.
+ */
+class ChunkUploader {
+  readonly #run: BackupRun;
+  #batch: { id: string; data: Uint8Array }[] = [];
+  #batchBytes = 0;
+  readonly #inFlight: Promise<void>[] = [];
+  #abandoned = false;
+
+  constructor(run: BackupRun) {
+    this.#run = run;
+  }
+
+  async add(id: string, data: Uint8Array): Promise<void> {
+    if (this.#run.knows(id) || this.#batch.some((c) => c.id === id)) {
+      this.#run.release(data.length);
+      return;
+    }
+    this.#batch.push({ id, data });
+    this.#batchBytes += data.length;
+    if (this.#batch.length >= CHECK_BATCH || this.#batchBytes >= 16 * 1024 * 1024) {
+      await this.#send();
+    }
+  }
+
+  async #send(): Promise<void> {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (batch.length === 0) return;
+    const task = (async () => {
+      try {
+        const present = await this.#run.repo.hasBlobs(batch.map((c) => c.id));
+        await Promise.all(batch.map(async ({ id, data }, i) => {
+          try {
+            if (!present[i] && !this.#abandoned) {
+              if (!this.#run.dryRun) await this.#run.repo.putBlob(id, data);
+              this.#run.stats.newChunks++;
+              this.#run.stats.newBytes += data.length;
+            }
+            this.#run.remember(id);
+          } finally {
+            this.#run.release(data.length);
+          }
+        }));
+      } catch (error) {
+        this.#abandoned = true;
+        throw error;
+      }
+    })();
+    this.#inFlight.push(task);
+    // Keep at most two batches in flight per file.
+    if (this.#inFlight.length >= 2) await this.#inFlight.shift();
+  }
+
+  /** Sends the pending batch without waiting for it. */
+  async flush(): Promise<void> {
+    await this.#send();
+  }
+
+  async finish(): Promise<void> {
+    await this.#send();
+    await Promise.all(this.#inFlight.splice(0));
+  }
+
+  abandon(): void {
+    this.#abandoned = true;
+    for (const { data } of this.#batch) this.#run.release(data.length);
+    this.#batch = [];
+    this.#inFlight.splice(0).forEach((p) => p.catch(() => {}));
+  }
+}
