@@ -10,17 +10,39 @@
  */
 
 import { resolve } from "node:path";
-import { formatHelp, type FlagSpecs, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
+import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
 import { resolveClientSettings } from "./connection.ts";
 import { Repository } from "./repo/repository.ts";
 import { backup, type BackupStats } from "./backup/backup.ts";
 import { denoSourceFs } from "./backup/source_fs.ts";
+import { ExcludeMatcher } from "./backup/exclude.ts";
+import { FileCache, FileCacheError } from "./cache/file_cache.ts";
+import { cachePathFor, defaultCacheDir } from "./cache/cache_path.ts";
+import { createReporter, type ProgressReporter, type ReporterMode } from "./progress/progress.ts";
+import { formatBytes } from "./progress/format.ts";
 
 const encoder = new TextEncoder();
 
+/** The reporter for a command's output flags: json on stdout, a live line on a terminal. */
+export function reporterFor(json: boolean, quiet: boolean): ProgressReporter {
+  const tty = Deno.stderr.isTerminal();
+  const mode: ReporterMode = json ? "json" : quiet ? "quiet" : tty ? "tty" : "plain";
+  const out = json ? Deno.stdout : Deno.stderr;
+  return createReporter({
+    mode,
+    write: (text) => out.writeSync(encoder.encode(text)),
+    now: () => performance.now(),
+    columns: () => tty ? Deno.consoleSize().columns : 80,
+  });
+}
+
 /** Flags every client command takes. */
 export const CONNECTION_FLAGS: FlagSpecs = {
-  server: { type: "string", value: "HOST:PORT", help: "Server address ($DDB_SERVER; 127.0.0.1:9736)" },
+  server: {
+    type: "string",
+    value: "HOST:PORT",
+    help: "Server address ($DDB_SERVER; 127.0.0.1:9736)",
+  },
   db: { type: "string", value: "NAME", help: "Database ($DDB_DB; default)" },
   config: {
     type: "string",
@@ -66,18 +88,6 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
 }
 
-/** Human units: 1.5 KiB, 2.0 GiB. */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
 /** The exit code for a finished backup or restore with `errors` unreadable entries. */
 export function exitCodeFor(errors: number): number {
   return errors > 0 ? 3 : 0;
@@ -94,9 +104,7 @@ export async function backupCommand(args: string[]): Promise<number> {
   const json = flags.values.json === true;
   const quiet = flags.values.quiet === true;
   const host = stringFlag(flags, "host") ?? Deno.hostname();
-  const { ExcludeMatcher } = await import("./backup/exclude.ts");
-  const patterns = strings(flags.values.exclude);
-  const matchers = [new ExcludeMatcher(patterns)];
+  const matchers = [new ExcludeMatcher(strings(flags.values.exclude))];
   for (const file of strings(flags.values["exclude-file"])) {
     matchers.push(await ExcludeMatcher.fromFile(file));
   }
@@ -106,19 +114,17 @@ export async function backupCommand(args: string[]): Promise<number> {
     db: stringFlag(flags, "db"),
     config: stringFlag(flags, "config"),
   });
-  const { FileCache, cachePathFor, defaultCacheDir } = await import("./cache/file_cache.ts");
   const repo = await Repository.open(settings);
-  const tty = !json && !quiet && Deno.stderr.isTerminal();
+  const reporter = reporterFor(json, quiet);
   let errors = 0;
   try {
     for (const given of flags.positionals) {
       const path = resolve(given);
-      const cache = FileCache.open(
-        cachePathFor({ cacheDir: defaultCacheDir(), server: settings.server, db: settings.db, host, path }),
-      );
+      const cache = openCache(settings.server, settings.db, host, path, reporter);
       try {
-        if (cache.snapshotKey !== undefined && !(await repo.exists(cache.snapshotKey))) cache.reset();
-        let last = 0;
+        if (cache?.snapshotKey !== undefined && !(await repo.exists(cache.snapshotKey))) {
+          cache.reset();
+        }
         const result = await backup({
           path,
           host,
@@ -131,48 +137,62 @@ export async function backupCommand(args: string[]): Promise<number> {
           repo,
           cache,
           now: () => new Date(),
-          progress: (stats, current) => {
-            const now = Date.now();
-            if (now - last < 250) return;
-            last = now;
-            if (tty) Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${progressLine(stats, current)}`));
-            if (json) console.log(JSON.stringify({ type: "progress", path, ...stats }));
-          },
+          progress: (stats, current) => reporter.update(progressState(stats, current)),
           warn: (p, message) => {
-            if (tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
-            console.error(`ddb backup: cannot read ${p}: ${message}`);
+            const line = `ddb backup: cannot read ${p}: ${message}`;
+            reporter.log(line);
+            if (json) console.error(line);
           },
         });
-        if (tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
-        if (result.snapshotKey !== undefined) cache.commit(result.snapshotKey);
+        if (result.snapshotKey !== undefined) cache?.commit(result.snapshotKey);
         errors += result.stats.errors;
-        if (json) {
-          console.log(JSON.stringify({
-            type: "summary",
-            path,
-            snapshot: result.snapshotKey?.slice(2) ?? null,
-            dryRun: result.snapshotKey === undefined,
-            ...result.stats,
-          }));
-        } else if (!quiet) {
-          console.log(summaryLine(path, result.snapshotKey, result.stats));
-        }
+        reporter.finish();
+        reporter.summary({
+          path,
+          snapshot: result.snapshotKey?.slice(2) ?? null,
+          dryRun: result.snapshotKey === undefined,
+          ...result.stats,
+        });
+        if (!json && !quiet) console.log(summaryLine(path, result.snapshotKey, result.stats));
       } finally {
-        cache.close();
+        cache?.close();
       }
     }
   } finally {
+    reporter.finish();
     await repo.close();
   }
   return exitCodeFor(errors);
 }
 
-function progressLine(stats: BackupStats, current: string): string {
-  const line = `${stats.files} files, ${formatBytes(stats.bytes)}, ${
-    formatBytes(stats.newBytes)
-  } new  ${current}`;
-  const width = Deno.consoleSize?.().columns ?? 80;
-  return line.length > width - 1 ? line.slice(0, width - 2) + "…" : line;
+function openCache(
+  server: string,
+  db: string,
+  host: string,
+  path: string,
+  reporter: ProgressReporter,
+): FileCache | undefined {
+  try {
+    return FileCache.open(cachePathFor({ cacheDir: defaultCacheDir(), server, db, host, path }), {
+      onWarning: (message) => reporter.log(`ddb backup: ${message}`),
+    });
+  } catch (error) {
+    if (!(error instanceof FileCacheError)) throw error;
+    reporter.log(`ddb backup: ${error.message}; backing up without the cache`);
+    return undefined;
+  }
+}
+
+function progressState(stats: BackupStats, current: string) {
+  return {
+    phase: "backup",
+    files: stats.files,
+    dirs: stats.dirs,
+    bytesDone: stats.bytes,
+    newBytes: stats.newBytes,
+    errors: stats.errors,
+    currentPath: current,
+  };
 }
 
 function summaryLine(path: string, key: string | undefined, stats: BackupStats): string {

@@ -65,7 +65,10 @@ async function readConfig(path: string, explicit: boolean): Promise<Record<strin
 
 /** Resolves the server address, database and password. */
 export async function resolveClientSettings(overrides: ClientOverrides): Promise<ClientSettings> {
-  const file = await readConfig(overrides.config ?? defaultConfigPath(), overrides.config !== undefined);
+  const file = await readConfig(
+    overrides.config ?? defaultConfigPath(),
+    overrides.config !== undefined,
+  );
   const text = (v: unknown) => typeof v === "string" && v !== "" ? v : undefined;
   const server = overrides.server ?? text(Deno.env.get("DDB_SERVER")) ?? text(file.server) ??
     "127.0.0.1:9736";

@@ -370,3 +370,45 @@ export async function residentBytes(pid: number): Promise<number> {
   if (!match) throw new Error(`Cannot read the RSS of process ${pid}: no VmRSS line`);
   return Number(match[1]) * 1024;
 }
+
+/** The output of one `ddb` run. */
+export interface DdbResult {
+  /** Exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+/** Starts `ddb ARGS…` (deno run main.ts) as a subprocess with piped output. */
+export function spawnDdb(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Runs `ddb ARGS…` to the end (killed after `timeoutMs`). */
+export async function runDdb(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<DdbResult> {
+  const child = spawnDdb(args, env);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    const out = await child.output();
+    const decoder = new TextDecoder();
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}

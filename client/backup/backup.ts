@@ -134,6 +134,40 @@ export interface BackupResult {
   stats: BackupStats;
 }
 
+/**
+ * An entry of the source could not be read. The backup skips it, reports it
+ * and goes on; any other error (the server, the network) stops the backup.
+ */
+export class SourceReadError extends Error {
+  /** The path that could not be read. */
+  readonly path: string;
+  /** Builds the error for `path`. */
+  constructor(path: string, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "SourceReadError";
+    this.path = path;
+  }
+}
+
+async function reading<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw error instanceof SourceReadError ? error : new SourceReadError(path, error);
+  }
+}
+
+async function* readingStream(
+  path: string,
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const piece of stream) yield piece;
+  } catch (error) {
+    throw new SourceReadError(path, error);
+  }
+}
+
 /** Files up to this size are read in one call instead of streamed. */
 const SMALL_FILE = 4 * 1024 * 1024;
 /** Chunks checked with one BMULTIEXISTS at most. */
@@ -173,6 +207,7 @@ class BackupRun {
   readonly #budget: ByteBudget;
   readonly #params: Readonly<ChunkerParams>;
   #known = new Set<string>();
+  readonly #uploads = new Map<string, Promise<void>>();
   readonly #writes: Promise<unknown>[] = [];
   #rootDev = 0;
 
@@ -237,6 +272,7 @@ class BackupRun {
       if (stat.type === "file") return await this.#files.run(() => this.#file(path, name, stat));
       return await this.#other(path, name, stat);
     } catch (error) {
+      if (!(error instanceof SourceReadError)) throw error;
       this.#warn(path, error);
       return undefined;
     }
@@ -263,23 +299,30 @@ class BackupRun {
   }
 
   async #dir(path: string, name: string, stat: SourceStat): Promise<NodeResult> {
-    const names = (await this.#ports.fs.readDir(path)).sort();
+    const names = (await reading(path, () => this.#ports.fs.readDir(path))).sort();
     const prefix = path.endsWith("/") ? path : path + "/";
     const children = await Promise.all(names.map(async (child) => {
       const childPath = prefix + child;
       if (child.includes("\uFFFD")) {
-        this.#warn(childPath, new Error("name is not valid UTF-8; such names are not supported yet"));
+        this.#warn(
+          childPath,
+          new Error("name is not valid UTF-8; such names are not supported yet"),
+        );
         return undefined;
       }
       let childStat: SourceStat;
       try {
-        childStat = await this.#stats.run(() => this.#ports.fs.lstat(childPath));
+        childStat = await this.#stats.run(() =>
+          reading(childPath, () => this.#ports.fs.lstat(childPath))
+        );
       } catch (error) {
         this.#warn(childPath, error);
         return undefined;
       }
       if (this.#options.exclude?.(childPath, childStat.type === "dir")) return undefined;
-      if (this.#options.oneFileSystem && childStat.type === "dir" && childStat.dev !== this.#rootDev) {
+      if (
+        this.#options.oneFileSystem && childStat.type === "dir" && childStat.dev !== this.#rootDev
+      ) {
         return undefined;
       }
       return await this.#node(childPath, child, childStat);
@@ -296,7 +339,9 @@ class BackupRun {
 
   async #other(path: string, name: string, stat: SourceStat): Promise<NodeResult> {
     const extra: Partial<NodeMeta> = {};
-    if (stat.type === "symlink") extra.target = encoder.encode(await this.#ports.fs.readLink(path));
+    if (stat.type === "symlink") {
+      extra.target = encoder.encode(await reading(path, () => this.#ports.fs.readLink(path)));
+    }
     this.stats.others++;
     return { key: this.#writeMeta(this.#meta(name, stat, extra)), size: 0 };
   }
@@ -315,12 +360,15 @@ class BackupRun {
     if (cached?.metaKey !== metaKey && !this.#options.dryRun) {
       this.#write(this.#ports.repo.writeMeta(metaKey, metaFields(meta)));
     }
-    this.#ports.cache?.record(path, stat, {
-      contentKey: content.key,
-      chunks: content.chunks,
-      size: content.size,
-      metaKey,
-    });
+    // A cache hit is remembered by the lookup itself.
+    if (cached === undefined) {
+      this.#ports.cache?.record(path, stat, {
+        contentKey: content.key,
+        chunks: content.chunks,
+        size: content.size,
+        metaKey,
+      });
+    }
     this.stats.files++;
     this.stats.bytes += content.size;
     this.#ports.progress?.(this.stats, path);
@@ -349,17 +397,20 @@ class BackupRun {
     };
     try {
       if (stat.size <= SMALL_FILE) {
-        const data = await this.#ports.fs.readFile(path);
+        const data = await reading(path, () => this.#ports.fs.readFile(path));
         for (const chunk of chunkBuffer(data, this.#params)) await take(chunk);
       } else {
-        for await (const chunk of chunkStream(await this.#ports.fs.open(path), this.#params)) {
+        const stream = await reading(path, () => this.#ports.fs.open(path));
+        for await (const chunk of chunkStream(readingStream(path, stream), this.#params)) {
           await take(chunk);
           this.#ports.progress?.(this.stats, path);
         }
       }
       await uploads.finish();
     } catch (error) {
-      uploads.abandon();
+      // The chunks read before the error are good: other files may share
+      // them, so they are uploaded all the same (a repository error there wins).
+      await uploads.finish();
       throw error;
     }
     const key = contentKey(contentId(chunks));
@@ -372,6 +423,17 @@ class BackupRun {
   // Used by ChunkUploader.
   knows(id: string): boolean {
     return this.#known.has(id);
+  }
+
+  /** The upload of `id` another file has started and not finished, if any. */
+  uploading(id: string): Promise<void> | undefined {
+    return this.#uploads.get(id);
+  }
+
+  /** Registers the upload of `id` until it settles. */
+  track(id: string, upload: Promise<void>): void {
+    this.#uploads.set(id, upload);
+    upload.finally(() => this.#uploads.delete(id)).catch(() => {});
   }
 
   remember(id: string): void {
@@ -398,21 +460,26 @@ class BackupRun {
  */
 class ChunkUploader {
   readonly #run: BackupRun;
-  #batch: { id: string; data: Uint8Array }[] = [];
+  #batch: { id: string; data: Uint8Array; done: PromiseWithResolvers<void> }[] = [];
   #batchBytes = 0;
   readonly #inFlight: Promise<void>[] = [];
-  #abandoned = false;
 
   constructor(run: BackupRun) {
     this.#run = run;
   }
 
   async add(id: string, data: Uint8Array): Promise<void> {
-    if (this.#run.knows(id) || this.#batch.some((c) => c.id === id)) {
+    const other = this.#run.uploading(id);
+    if (this.#run.knows(id) || other !== undefined) {
+      // Another file is uploading the same chunk: this file is complete only when that upload is.
+      if (other !== undefined) this.#inFlight.push(other);
       this.#run.release(data.length);
       return;
     }
-    this.#batch.push({ id, data });
+    // Claimed from now on, so that no other file checks or uploads it meanwhile.
+    const done = Promise.withResolvers<void>();
+    this.#run.track(id, done.promise);
+    this.#batch.push({ id, data, done });
     this.#batchBytes += data.length;
     if (this.#batch.length >= CHECK_BATCH || this.#batchBytes >= 16 * 1024 * 1024) {
       await this.#send();
@@ -424,28 +491,26 @@ class ChunkUploader {
     this.#batch = [];
     this.#batchBytes = 0;
     if (batch.length === 0) return;
-    const task = (async () => {
+    const checked = this.#run.repo.hasBlobs(batch.map((c) => c.id));
+    const uploads = batch.map(async ({ id, data, done }, i) => {
       try {
-        const present = await this.#run.repo.hasBlobs(batch.map((c) => c.id));
-        await Promise.all(batch.map(async ({ id, data }, i) => {
-          try {
-            if (!present[i] && !this.#abandoned) {
-              if (!this.#run.dryRun) await this.#run.repo.putBlob(id, data);
-              this.#run.stats.newChunks++;
-              this.#run.stats.newBytes += data.length;
-            }
-            this.#run.remember(id);
-          } finally {
-            this.#run.release(data.length);
-          }
-        }));
+        const present = (await checked)[i];
+        if (!present) {
+          if (!this.#run.dryRun) await this.#run.repo.putBlob(id, data);
+          this.#run.stats.newChunks++;
+          this.#run.stats.newBytes += data.length;
+        }
+        this.#run.remember(id);
+        done.resolve();
       } catch (error) {
-        this.#abandoned = true;
+        done.reject(error);
         throw error;
+      } finally {
+        this.#run.release(data.length);
       }
-    })();
-    this.#inFlight.push(task);
-    // Keep at most two batches in flight per file.
+    });
+    this.#inFlight.push(Promise.all(uploads).then(() => {}));
+    // Keep at most two batches of this file in flight.
     if (this.#inFlight.length >= 2) await this.#inFlight.shift();
   }
 
@@ -457,12 +522,5 @@ class ChunkUploader {
   async finish(): Promise<void> {
     await this.#send();
     await Promise.all(this.#inFlight.splice(0));
-  }
-
-  abandon(): void {
-    this.#abandoned = true;
-    for (const { data } of this.#batch) this.#run.release(data.length);
-    this.#batch = [];
-    this.#inFlight.splice(0).forEach((p) => p.catch(() => {}));
   }
 }

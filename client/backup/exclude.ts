@@ -48,7 +48,11 @@ export class ExcludePatternError extends SyntaxError {
   readonly reason: string;
 
   /** Builds the error for `pattern`, read from `source` if given. */
-  constructor(pattern: string, reason: string, options?: ErrorOptions & { source?: PatternSource }) {
+  constructor(
+    pattern: string,
+    reason: string,
+    options?: ErrorOptions & { source?: PatternSource },
+  ) {
     const where = options?.source === undefined
       ? ""
       : ` (${options.source.file} line ${options.source.line})`;
@@ -300,7 +304,10 @@ export class ExcludeMatcher {
         compilePattern(pattern);
       } catch (cause) {
         if (!(cause instanceof ExcludePatternError)) throw cause;
-        throw new ExcludePatternError(pattern, cause.reason, { cause, source: { file: path, line } });
+        throw new ExcludePatternError(pattern, cause.reason, {
+          cause,
+          source: { file: path, line },
+        });
       }
     }
     return new ExcludeMatcher(patterns.map((p) => p.pattern));

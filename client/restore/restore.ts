@@ -1,0 +1,613 @@
+/**
+ * Restoring a tree of a snapshot into a local directory.
+ *
+ * A directory root is restored *into* the target (its children become the
+ * target's children; the target gets the root's attributes only when this
+ * restore created it). Any other root (a file, a symlink) is restored as
+ * `<target>/<its name>`. Missing parts of the target path are created.
+ *
+ * What is written:
+ * - files: contents fetched chunk by chunk (several chunks and several files
+ *   in flight; every chunk verified against its hash by the repository and
+ *   against its listed size; the total against the meta's size), into a
+ *   temporary name in the same directory, given their mode, mtime and owner,
+ *   then moved to their name — an interrupted restore never leaves a partial
+ *   file under a real name (only `.ddb-restore-*.tmp` files);
+ * - files sharing a `links` id and content: hard links to the first;
+ * - directories (merged with existing ones); their mode and mtime are set
+ *   after their children, deepest first;
+ * - symlinks with their target bytes and mtime; fifos (with `mkfifo`).
+ *   Sockets and devices are skipped with a warning.
+ * - owners (uid, gid) only when running as root.
+ *
+ * Safety against crafted metadata (a snapshot is data from the server):
+ * - a name that is empty, `.`, `..`, contains `/` or NUL, or is not valid
+ *   UTF-8 (Deno's file APIs take strings) is an error; the entry and its
+ *   subtree are skipped;
+ * - a second entry of the same name in a directory is an error and skipped;
+ * - every directory written into is one this restore created or found as a
+ *   real directory (checked with `lstat`); a symlink in its place is never
+ *   followed — without `overwrite` it is an error, with `overwrite` the
+ *   symlink is replaced by a directory. So `x -> /etc` followed by a
+ *   directory `x` cannot redirect writes out of the target;
+ * - new files, symlinks and fifos never replace an existing entry unless
+ *   `overwrite` is set; then they replace it atomically by `rename` (which
+ *   replaces a symlink, never writes through it); a directory is never
+ *   replaced by a non-directory.
+ *
+ * The checks guard against the snapshot's content, not against another
+ * process changing the target directory at the same time.
+ *
+ * Errors are counted and reported through {@linkcode RestoreOptions.onError}
+ * and the restore goes on; it throws only when it cannot start (bad target)
+ * or cannot go on (the connection to the server is lost).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { lchown, lutimes, unlink } from "node:fs/promises";
+import type { Repository } from "../repo/repository.ts";
+import type { NodeMeta } from "../snapshot/schema.ts";
+import { type TreeNode, walkTree } from "../snapshot/walk.ts";
+import { copyChunks } from "./copy_chunks.ts";
+import { checkEntryName, displayPath, UnsafeNameError } from "./entry_name.ts";
+import { Semaphore } from "./semaphore.ts";
+
+/** What a restore reads (a `Repository` has it). */
+export type RestoreSource = Pick<Repository, "readMeta" | "readDir" | "readContent" | "getBlob">;
+
+/** Options of {@linkcode restore}. */
+export interface RestoreOptions {
+  /**
+   * When given, only entries for which it (or any ancestor) returns true are
+   * restored, with the directories leading to them. `path` is relative to
+   * the restore root, `/`-separated (`dir/file`). Called for every entry
+   * that is not excluded, possibly more than once; should be pure.
+   */
+  include?: (path: string, meta: NodeMeta) => boolean;
+  /** Entries for which it returns true are skipped with their subtree. Should be pure. */
+  exclude?: (path: string, meta: NodeMeta) => boolean;
+  /** Replace existing files, symlinks and fifos (atomically). Default: an existing one is an error. */
+  overwrite?: boolean;
+  /** Re-read every written file and check each chunk's hash before moving it into place. */
+  verify?: boolean;
+  /** Called after each restored entry with the running totals. */
+  onProgress?: (stats: Readonly<RestoreStats>) => void;
+  /** Called for things skipped on purpose (sockets, devices). */
+  onWarning?: (issue: RestoreIssue) => void;
+  /** Called for each error (each counts in {@linkcode RestoreStats.errors}). */
+  onError?: (issue: RestoreIssue) => void;
+  /** Files restored at once (default 8). */
+  concurrency?: number;
+  /** Chunks requested ahead within a file (default 8). */
+  chunkWindow?: number;
+  /** Bytes of chunk data held in memory at most, across files (default 64 MiB). */
+  memory?: number;
+  /** Directories of the snapshot read ahead (default 64). */
+  prefetch?: number;
+}
+
+/** Totals of a restore. */
+export interface RestoreStats {
+  /** Files written (hard links included). */
+  files: number;
+  /** Directories created or merged (the target not counted). */
+  dirs: number;
+  /** Symlinks created. */
+  symlinks: number;
+  /** Fifos created. */
+  specials: number;
+  /** Bytes of file content written. */
+  bytes: number;
+  /** Warnings (entries skipped on purpose). */
+  warnings: number;
+  /** Errors: entries not restored, or restored without all their attributes. */
+  errors: number;
+}
+
+/** An error or warning about one entry. */
+export interface RestoreIssue {
+  /** The entry's path relative to the target (names escaped for display). */
+  path: string;
+  /** A sentence for the user, naming the path. */
+  message: string;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/** The restore cannot start (for example, the target is not a directory). */
+export class RestoreError extends Error {
+  /** Builds the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RestoreError";
+  }
+}
+
+/** A failure of one entry, with a message for the user. */
+class EntryError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "EntryError";
+  }
+}
+
+/** A directory on the way down: the target itself, or one of the snapshot. */
+interface DirFrame {
+  /** Components from the target (0: the target). */
+  depth: number;
+  /** Absolute path. */
+  abs: string;
+  /** Path relative to the target ("" for the target). */
+  rel: string;
+  /** For display. */
+  display: string;
+  /** Its metadata (none for the target of a non-directory root). */
+  meta?: NodeMeta;
+  /** Not created yet / created or found as a real directory / could not be. */
+  state: "pending" | "ready" | "failed";
+  /** Whether the include filter selected it or an ancestor. */
+  included: boolean;
+  /** Whether to set its attributes when done. */
+  applyMeta: boolean;
+  /** Entries written into it still running. */
+  tasks: Set<Promise<void>>;
+  /** The previous child's name (children come sorted: duplicates are adjacent). */
+  lastName?: Uint8Array;
+}
+
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+function describe(info: Deno.FileInfo): string {
+  return info.isSymlink ? "a symlink" : info.isFile ? "a file" : "not a directory";
+}
+
+function tempName(): string {
+  const random = crypto.getRandomValues(new Uint8Array(8));
+  return `.ddb-restore-${Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")}.tmp`;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Sets owner (if `chown`), mode and mtime of `path` without following a symlink there. */
+async function setAttributes(path: string, meta: NodeMeta, chown: boolean): Promise<void> {
+  if (chown) {
+    try {
+      await lchown(path, meta.uid, meta.gid);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== "EPERM" && code !== "EINVAL") throw error;
+    }
+  }
+  // Linux has no lchmod: a symlink's mode is always 0777.
+  if (meta.type !== "symlink") await Deno.chmod(path, meta.mode);
+  const seconds = Number(meta.mtimeNs) / 1e9;
+  await lutimes(path, seconds, seconds);
+}
+
+/** Creates the target if missing; its real absolute path and whether it was created. */
+async function prepareTarget(target: string): Promise<{ abs: string; created: boolean }> {
+  let created = false;
+  try {
+    const info = await lstatOrUndefined(target);
+    if (info === undefined) {
+      await Deno.mkdir(target, { recursive: true });
+      created = true;
+    }
+    const abs = await Deno.realPath(target);
+    if (!(await Deno.stat(abs)).isDirectory) {
+      throw new RestoreError(`Cannot restore to "${target}": it is not a directory`);
+    }
+    return { abs, created };
+  } catch (cause) {
+    if (cause instanceof RestoreError) throw cause;
+    throw new RestoreError(`Cannot restore to "${target}": ${errorText(cause)}`, { cause });
+  }
+}
+
+/**
+ * Restores the tree at `root` into `target` (see the module documentation).
+ *
+ * @returns the totals; `errors` > 0 means the target is not a full copy.
+ * @throws {RestoreError} when the target cannot be used; the connection's
+ *   errors when the server cannot be reached any more.
+ */
+export async function restore(
+  source: RestoreSource,
+  root: TreeNode,
+  target: string,
+  options: RestoreOptions = {},
+): Promise<RestoreStats> {
+  const { include, exclude, overwrite = false, verify = false } = options;
+  const stats: RestoreStats = {
+    files: 0,
+    dirs: 0,
+    symlinks: 0,
+    specials: 0,
+    bytes: 0,
+    warnings: 0,
+    errors: 0,
+  };
+  const progress = () => options.onProgress?.(stats);
+  const report = (display: string, message: string, cause?: unknown) => {
+    stats.errors++;
+    options.onError?.({ path: display, message, cause });
+  };
+  const warn = (display: string, message: string) => {
+    stats.warnings++;
+    options.onWarning?.({ path: display, message });
+  };
+  const files = new Semaphore(Math.max(1, options.concurrency ?? 8));
+  const budget = new Semaphore(Math.max(1, options.memory ?? 64 * 1024 * 1024));
+  const chunkWindow = options.chunkWindow ?? 8;
+  const chown = Deno.uid() === 0;
+  /** First restored file of each `links` id. */
+  const links = new Map<string, { abs: string; ref: string; done: Promise<boolean> }>();
+
+  const base = await prepareTarget(target);
+  const rootIsDir = root.meta.type === "dir";
+  const stack: DirFrame[] = [{
+    depth: 0,
+    abs: base.abs,
+    rel: "",
+    display: ".",
+    meta: rootIsDir ? root.meta : undefined,
+    state: "ready",
+    included: include === undefined,
+    applyMeta: base.created,
+    tasks: new Set(),
+  }];
+
+  /** Creates or checks the directory of `frame`, whose parent is ready. */
+  const makeDir = async (frame: DirFrame): Promise<void> => {
+    let info = await lstatOrUndefined(frame.abs);
+    if (info !== undefined && !info.isDirectory) {
+      if (!overwrite) {
+        throw new EntryError(
+          `Cannot restore directory "${frame.display}": ${describe(info)} is in its place` +
+            (info.isSymlink ? " (not followed)" : ""),
+        );
+      }
+      await unlink(frame.abs);
+      info = undefined;
+    }
+    if (info === undefined) {
+      try {
+        await Deno.mkdir(frame.abs, { mode: 0o700 });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+      info = await Deno.lstat(frame.abs);
+      if (!info.isDirectory) {
+        throw new EntryError(`Cannot restore directory "${frame.display}": it changed meanwhile`);
+      }
+    }
+    frame.state = "ready";
+    stats.dirs++;
+    progress();
+  };
+
+  /** Makes every pending directory on the stack; false when one fails. */
+  const materialize = async (): Promise<boolean> => {
+    for (const frame of stack) {
+      if (frame.state === "ready") continue;
+      if (frame.state === "failed") return false;
+      try {
+        await makeDir(frame);
+      } catch (error) {
+        frame.state = "failed";
+        report(
+          frame.display,
+          error instanceof EntryError
+            ? error.message
+            : `Cannot restore directory "${frame.display}": ${errorText(error)}`,
+          error,
+        );
+        return false;
+      }
+    }
+    return true;
+  };
+
+  /** Waits for a directory's entries, then sets its attributes. */
+  const finish = async (frame: DirFrame): Promise<void> => {
+    while (frame.tasks.size > 0) await Promise.all(frame.tasks);
+    if (frame.state !== "ready" || frame.meta === undefined || !frame.applyMeta) return;
+    try {
+      await setAttributes(frame.abs, frame.meta, chown);
+    } catch (error) {
+      report(
+        frame.display,
+        `Cannot set the attributes of directory "${frame.display}": ${errorText(error)}`,
+        error,
+      );
+    }
+  };
+
+  /** Moves a finished temporary entry to its name. */
+  const commit = async (tmp: string, abs: string, display: string): Promise<void> => {
+    const exists = () => new EntryError(`Cannot restore "${display}": it exists (not overwritten)`);
+    if (overwrite) {
+      const info = await lstatOrUndefined(abs);
+      if (info?.isDirectory) {
+        throw new EntryError(`Cannot restore "${display}": a directory is in its place`);
+      }
+      await Deno.rename(tmp, abs);
+      return;
+    }
+    try {
+      // link() fails if the name exists (even as a dangling symlink): no race with a check.
+      await Deno.link(tmp, abs);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) throw exists();
+      // A file system without hard links.
+      if (await lstatOrUndefined(abs) !== undefined) throw exists();
+      await Deno.rename(tmp, abs);
+      return;
+    }
+    await Deno.remove(tmp);
+  };
+
+  /** Writes a file's content to `tmp` (verifying it if asked). */
+  const writeContent = async (tmp: string, meta: NodeMeta, display: string): Promise<void> => {
+    const chunks = await source.readContent(meta.ref!);
+    const total = chunks.at(-1)?.end ?? 0;
+    if (total !== meta.size) {
+      throw new EntryError(
+        `Cannot restore "${display}": its content has ${total} bytes, its meta says ${meta.size}`,
+      );
+    }
+    using file = await Deno.open(tmp, { read: true, write: true, createNew: true, mode: 0o600 });
+    await copyChunks(source, chunks, async (data) => {
+      for (let at = 0; at < data.length;) at += await file.write(data.subarray(at));
+    }, { window: chunkWindow, budget });
+    if (verify) {
+      await file.seek(0, Deno.SeekMode.Start);
+      for (const chunk of chunks) {
+        const data = new Uint8Array(chunk.size);
+        for (let at = 0; at < data.length;) {
+          const n = await file.read(data.subarray(at));
+          if (n === null) break;
+          at += n;
+        }
+        if (createHash("sha256").update(data).digest("hex") !== chunk.id) {
+          throw new EntryError(
+            `Cannot restore "${display}": verifying failed, the bytes written at ${
+              chunk.end - chunk.size
+            } differ from chunk ${chunk.id}`,
+          );
+        }
+      }
+    }
+  };
+
+  /** Restores one file; never rejects (errors are reported). */
+  const restoreFile = async (parent: DirFrame, name: string, meta: NodeMeta, display: string) => {
+    const abs = `${parent.abs}/${name}`;
+    const tmp = `${parent.abs}/${tempName()}`;
+    let link: { resolve(ok: boolean): void } | undefined;
+    try {
+      if (!overwrite && await lstatOrUndefined(abs) !== undefined) {
+        throw new EntryError(`Cannot restore "${display}": it exists (not overwritten)`);
+      }
+      if (meta.links !== undefined) {
+        const first = links.get(meta.links);
+        if (first !== undefined && first.ref === meta.ref && await first.done) {
+          await Deno.link(first.abs, tmp);
+          await commit(tmp, abs, display);
+          stats.files++;
+          return;
+        }
+        if (first === undefined) {
+          const { promise, resolve } = Promise.withResolvers<boolean>();
+          links.set(meta.links, { abs, ref: meta.ref!, done: promise });
+          link = { resolve };
+        }
+      }
+      await writeContent(tmp, meta, display);
+      await setAttributes(tmp, meta, chown);
+      await commit(tmp, abs, display);
+      stats.files++;
+      stats.bytes += meta.size;
+      link?.resolve(true);
+    } catch (error) {
+      link?.resolve(false);
+      await Deno.remove(tmp).catch(() => {});
+      report(
+        display,
+        error instanceof EntryError
+          ? error.message
+          : `Cannot restore "${display}": ${errorText(error)}`,
+        error,
+      );
+    } finally {
+      progress();
+    }
+  };
+
+  /** Restores a symlink or fifo; errors are thrown. */
+  const restoreOther = async (parent: DirFrame, name: string, meta: NodeMeta, display: string) => {
+    const abs = `${parent.abs}/${name}`;
+    if (meta.type === "symlink") {
+      let linkTarget: string;
+      try {
+        linkTarget = strict.decode(meta.target ?? new Uint8Array());
+      } catch (cause) {
+        throw new EntryError(`Cannot restore "${display}": its target is not valid UTF-8`, {
+          cause,
+        });
+      }
+      if (linkTarget === "" || linkTarget.includes("\0")) {
+        throw new EntryError(`Cannot restore "${display}": its target is empty or contains NUL`);
+      }
+      if (!overwrite) {
+        try {
+          await Deno.symlink(linkTarget, abs);
+        } catch (error) {
+          if (error instanceof Deno.errors.AlreadyExists) {
+            throw new EntryError(`Cannot restore "${display}": it exists (not overwritten)`);
+          }
+          throw error;
+        }
+        await setAttributes(abs, meta, chown);
+      } else {
+        const tmp = `${parent.abs}/${tempName()}`;
+        try {
+          await Deno.symlink(linkTarget, tmp);
+          await setAttributes(tmp, meta, chown);
+          await commit(tmp, abs, display);
+        } catch (error) {
+          await Deno.remove(tmp).catch(() => {});
+          throw error;
+        }
+      }
+      stats.symlinks++;
+      return;
+    }
+    // A fifo.
+    const tmp = `${parent.abs}/${tempName()}`;
+    try {
+      const made = await new Deno.Command("mkfifo", {
+        args: ["-m", "600", "--", tmp],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!made.success) throw new Error(new TextDecoder().decode(made.stderr).trim());
+      await setAttributes(tmp, meta, chown);
+      await commit(tmp, abs, display);
+    } catch (error) {
+      await Deno.remove(tmp).catch(() => {});
+      throw error;
+    }
+    stats.specials++;
+  };
+
+  const pathText = (path: readonly Uint8Array[]): string | undefined => {
+    try {
+      return path.map(checkEntryName).join("/");
+    } catch {
+      return undefined;
+    }
+  };
+  const walk = walkTree(source, root.metaKey, {
+    prefetch: options.prefetch,
+    descend: (entry) => {
+      if (entry.path.length === 0) return true;
+      const rel = pathText(entry.path);
+      return rel !== undefined && !(exclude?.(rel, entry.meta) ?? false);
+    },
+    onError: (error) => {
+      const shown = displayPath(error.path) || ".";
+      report(shown, error.message, error);
+    },
+  });
+
+  /** Entries deeper than this are skipped (the subtree of a skipped directory). */
+  let skipBelow: number | undefined;
+  try {
+    for await (const entry of walk) {
+      const path = rootIsDir ? entry.path : [entry.meta.name];
+      const depth = path.length;
+      if (depth === 0) continue;
+      while (stack[stack.length - 1].depth >= depth) await finish(stack.pop()!);
+      if (skipBelow !== undefined) {
+        if (depth > skipBelow) continue;
+        skipBelow = undefined;
+      }
+      const parent = stack[stack.length - 1];
+      const meta = entry.meta;
+      const display = displayPath(path);
+      if (parent.lastName !== undefined && sameBytes(parent.lastName, meta.name)) {
+        report(
+          display,
+          `Cannot restore "${display}": its directory has another entry of this name`,
+        );
+        skipBelow = depth;
+        continue;
+      }
+      parent.lastName = meta.name;
+      let name: string;
+      try {
+        name = checkEntryName(meta.name);
+      } catch (error) {
+        const reason = error instanceof UnsafeNameError
+          ? `unsafe name, ${error.reason}`
+          : errorText(error);
+        report(display, `Cannot restore "${display}": ${reason}`, error);
+        skipBelow = depth;
+        continue;
+      }
+      const rel = parent.rel === "" ? name : `${parent.rel}/${name}`;
+      if (exclude?.(rel, meta)) {
+        skipBelow = depth;
+        continue;
+      }
+      const included = parent.included || (include?.(rel, meta) ?? true);
+      if (meta.type === "dir") {
+        stack.push({
+          depth,
+          abs: `${parent.abs}/${name}`,
+          rel,
+          display,
+          meta,
+          state: "pending",
+          included,
+          applyMeta: true,
+          tasks: new Set(),
+        });
+        if (included && !(await materialize())) skipBelow = depth;
+        continue;
+      }
+      if (!included) continue;
+      if (!(await materialize())) {
+        skipBelow = stack.find((f) => f.state === "failed")!.depth;
+        continue;
+      }
+      if (meta.type === "file") {
+        await files.acquire();
+        const task = restoreFile(parent, name, meta, display).finally(() => {
+          files.release();
+          parent.tasks.delete(task);
+        });
+        parent.tasks.add(task);
+      } else if (meta.type === "symlink" || meta.type === "fifo") {
+        try {
+          await restoreOther(parent, name, meta, display);
+        } catch (error) {
+          report(
+            display,
+            error instanceof EntryError
+              ? error.message
+              : `Cannot restore "${display}": ${errorText(error)}`,
+            error,
+          );
+        }
+        progress();
+      } else {
+        warn(display, `Skipped "${display}": cannot restore a ${meta.type}`);
+      }
+    }
+  } finally {
+    while (stack.length > 0) await finish(stack.pop()!);
+  }
+  return stats;
+}

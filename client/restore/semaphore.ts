@@ -1,0 +1,59 @@
+/**
+ * A weighted semaphore: bounds how much work (files, bytes) is in flight.
+ * Waiters are served first come, first served. A request larger than the
+ * whole capacity is granted when nothing else is held, so it cannot wait
+ * forever.
+ *
+ * @module
+ */
+
+/** A weighted semaphore. */
+export class Semaphore {
+  /** Total capacity. */
+  readonly capacity: number;
+  #held = 0;
+  readonly #waiters: { weight: number; resolve: () => void }[] = [];
+
+  /** Builds a semaphore of `capacity` (> 0). */
+  constructor(capacity: number) {
+    if (!(capacity > 0)) throw new RangeError(`Cannot make a semaphore of capacity ${capacity}`);
+    this.capacity = capacity;
+  }
+
+  /** Currently held weight. */
+  get held(): number {
+    return this.#held;
+  }
+
+  #fits(weight: number): boolean {
+    return this.#held === 0 || this.#held + weight <= this.capacity;
+  }
+
+  /** Resolves once `weight` is held; give it back with {@linkcode release}. */
+  acquire(weight = 1): Promise<void> {
+    if (this.#waiters.length === 0 && this.#fits(weight)) {
+      this.#held += weight;
+      return Promise.resolve();
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ weight, resolve });
+    return promise;
+  }
+
+  /** Takes `weight` if it is free now and nobody waits; whether it did. */
+  tryAcquire(weight = 1): boolean {
+    if (this.#waiters.length > 0 || !this.#fits(weight)) return false;
+    this.#held += weight;
+    return true;
+  }
+
+  /** Gives back `weight`, waking waiters that now fit. */
+  release(weight = 1): void {
+    this.#held -= weight;
+    while (this.#waiters.length > 0 && this.#fits(this.#waiters[0].weight)) {
+      const next = this.#waiters.shift()!;
+      this.#held += next.weight;
+      next.resolve();
+    }
+  }
+}
