@@ -12,6 +12,7 @@ import { UsageError } from "./cli/flags.ts";
 import { ConfigError } from "./server/config.ts";
 import { SERVE_HELP, serveCommand } from "./server/cli.ts";
 import { BACKUP_HELP, backupCommand, SNAPSHOTS_HELP, snapshotsCommand } from "./client/cli.ts";
+import { LS_HELP, lsCommand, RESTORE_HELP, restoreCommand } from "./client/browse_cli.ts";
 import { VERSION } from "./version.ts";
 
 /** A subcommand: what it does, and how to run it. */
@@ -36,6 +37,16 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: "List snapshots",
     run: snapshotsCommand,
     help: SNAPSHOTS_HELP,
+  },
+  ls: {
+    summary: "List the files of a snapshot",
+    run: lsCommand,
+    help: LS_HELP,
+  },
+  restore: {
+    summary: "Restore a snapshot (or a path in it) into a directory",
+    run: restoreCommand,
+    help: RESTORE_HELP,
   },
 };
 

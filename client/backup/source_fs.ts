@@ -5,8 +5,6 @@
  * @module
  */
 
-import { lstat as nodeLstat } from "node:fs/promises";
-
 /** What the backup needs to know of an entry. Times in ns since the epoch. */
 export interface SourceStat {
   /** Entry type. */
@@ -45,34 +43,39 @@ export interface SourceFs {
   open(path: string): Promise<ReadableStream<Uint8Array>>;
 }
 
-const S_IFMT = 0o170000;
-const TYPES: Record<number, SourceStat["type"]> = {
-  0o100000: "file",
-  0o040000: "dir",
-  0o120000: "symlink",
-  0o010000: "fifo",
-  0o140000: "socket",
-  0o020000: "chardev",
-  0o060000: "blockdev",
-};
+function typeOf(info: Deno.FileInfo): SourceStat["type"] {
+  if (info.isFile) return "file";
+  if (info.isDirectory) return "dir";
+  if (info.isSymlink) return "symlink";
+  if (info.isFifo) return "fifo";
+  if (info.isSocket) return "socket";
+  if (info.isCharDevice) return "chardev";
+  if (info.isBlockDevice) return "blockdev";
+  throw new Error("unknown file type");
+}
 
-/** The real file system, through Deno and node:fs (which gives ns times and ctime). */
+function ns(date: Date | null): bigint {
+  return BigInt(date?.getTime() ?? 0) * 1_000_000n;
+}
+
+/**
+ * The real file system, through Deno. Deno reports times to the millisecond
+ * (rounded), so times are stored as whole milliseconds in ns.
+ */
 export const denoSourceFs: SourceFs = {
   async lstat(path) {
-    const s = await nodeLstat(path, { bigint: true });
-    const type = TYPES[Number(s.mode) & S_IFMT];
-    if (type === undefined) throw new Error(`Cannot back up "${path}": unknown file type`);
+    const info = await Deno.lstat(path);
     return {
-      type,
-      size: Number(s.size),
-      mode: Number(s.mode),
-      uid: Number(s.uid),
-      gid: Number(s.gid),
-      mtimeNs: s.mtimeNs,
-      ctimeNs: s.ctimeNs,
-      ino: Number(s.ino),
-      dev: Number(s.dev),
-      nlink: Number(s.nlink),
+      type: typeOf(info),
+      size: info.size,
+      mode: info.mode ?? 0,
+      uid: info.uid ?? 0,
+      gid: info.gid ?? 0,
+      mtimeNs: ns(info.mtime),
+      ctimeNs: ns(info.ctime),
+      ino: info.ino ?? 0,
+      dev: info.dev,
+      nlink: info.nlink ?? 1,
     };
   },
   async readDir(path) {

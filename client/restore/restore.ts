@@ -78,7 +78,7 @@ export interface RestoreOptions {
   onWarning?: (issue: RestoreIssue) => void;
   /** Called for each error (each counts in {@linkcode RestoreStats.errors}). */
   onError?: (issue: RestoreIssue) => void;
-  /** Files restored at once (default 8). */
+  /** Files restored at once (default 16). */
   concurrency?: number;
   /** Chunks requested ahead within a file (default 8). */
   chunkWindow?: number;
@@ -199,8 +199,10 @@ async function setAttributes(path: string, meta: NodeMeta, chown: boolean): Prom
   }
   // Linux has no lchmod: a symlink's mode is always 0777.
   if (meta.type !== "symlink") await Deno.chmod(path, meta.mode);
-  const seconds = Number(meta.mtimeNs) / 1e9;
-  await lutimes(path, seconds, seconds);
+  // A Date, not float seconds: Deno truncates float seconds to the ms below
+  // (…06.789 would become …06.788).
+  const time = new Date(Number(meta.mtimeNs / 1_000_000n));
+  await lutimes(path, time, time);
 }
 
 /** Creates the target if missing; its real absolute path and whether it was created. */
@@ -255,7 +257,7 @@ export async function restore(
     stats.warnings++;
     options.onWarning?.({ path: display, message });
   };
-  const files = new Semaphore(Math.max(1, options.concurrency ?? 8));
+  const files = new Semaphore(Math.max(1, options.concurrency ?? 16));
   const budget = new Semaphore(Math.max(1, options.memory ?? 64 * 1024 * 1024));
   const chunkWindow = options.chunkWindow ?? 8;
   const chown = Deno.uid() === 0;

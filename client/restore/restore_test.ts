@@ -312,6 +312,37 @@ withServer("restore() with verify re-reads what it wrote", async ({ repo, tmp })
 });
 
 withServer(
+  "restore() interrupted by a lost server leaves no partial file",
+  async ({ server, repo, tmp }) => {
+    const chunks = Array.from({ length: 8 }, () => randomBytes(256 * 1024));
+    const files: TreeSpec[] = Array.from({ length: 40 }, (_, i) => ({
+      type: "file",
+      name: `f${String(i).padStart(2, "0")}`,
+      chunks: [chunks[i % 8], ...chunks.slice(0, 4), chunks[(i + 3) % 8]],
+    }));
+    const root = await rootOf(repo, { type: "dir", name: "data", children: files });
+    const target = join(tmp, "out");
+    let killed: Promise<unknown> | undefined;
+    const outcome = await restore(repo, root, target, {
+      concurrency: 2,
+      onProgress: (stats) => {
+        if (stats.files >= 3) killed ??= server.stop("SIGKILL");
+      },
+    }).then((stats) => stats, (error: Error) => error);
+    await killed;
+    if (outcome instanceof Error) assert.equal(outcome.name, "ConnectionClosedError");
+    else assert.ok(outcome.errors > 0 && outcome.files < 40, JSON.stringify(outcome));
+    const names = await listTree(target);
+    assert.ok(names.length >= 3 && names.length < 40, names.join());
+    for (const name of names) {
+      const i = Number(name.slice(1));
+      const expected = concat(chunks[i % 8], ...chunks.slice(0, 4), chunks[(i + 3) % 8]);
+      assert.deepEqual(await Deno.readFile(join(target, name)), expected, name);
+    }
+  },
+);
+
+withServer(
   "restore() reports a missing blob and a size that does not match",
   async ({ repo, tmp }) => {
     const lost = randomBytes(1000);

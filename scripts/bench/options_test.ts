@@ -10,6 +10,7 @@ Deno.test("parseBenchOptions: defaults, --quick, --soak-minutes and --json", () 
   assert.equal(full?.json, "out.json");
   assert.equal(full?.requests, DEFAULT_OPTIONS.requests);
   assert.equal(parseBenchOptions(["--quick", "--soak-minutes=0.5"])?.soakMinutes, 0.5);
+  assert.equal(parseBenchOptions(["--quick", "--repeats", "5"])?.repeats, 5);
   assert.equal(parseBenchOptions(["--help"]), undefined);
 });
 
@@ -27,6 +28,9 @@ Deno.test("parseBenchOptions rejects bad usage", () => {
       ["--soak-minutes", ""],
       ["--soak-minutes", "100000"],
       ["--json", ""],
+      ["--repeats", "0"],
+      ["--repeats", "1.5"],
+      ["--repeats", "100"],
       ["--nope"],
       ["extra"],
     ]

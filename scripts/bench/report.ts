@@ -20,10 +20,17 @@ import type { SoakResult } from "./memory_soak.ts";
 export const PIPELINED_RATIO_TARGET = 0.25;
 /** Smallest BPUT throughput of 1 MiB blobs, MB/s. */
 export const BPUT_1MIB_TARGET_MB_PER_SECOND = 300;
-/** Largest RSS growth over the second half of the soak, MiB per minute. */
-export const RSS_SLOPE_LIMIT_MIB_PER_MINUTE = 1;
+/**
+ * Largest RSS growth over the second half of the soak, MiB per minute: 20 MiB
+ * over a 10-minute run. Under load the RSS saws up and down by some 20 MiB as
+ * the garbage collector runs, so the trend of a soak of a minute or two is
+ * mostly that noise; only the 10-minute soak gives a firm verdict.
+ */
+export const RSS_SLOPE_LIMIT_MIB_PER_MINUTE = 2;
 
 const MiB = 1024 * 1024;
+/** A soak this long gives a firm memory verdict (10 minutes, less some slack). */
+const FIRM_SOAK_SECONDS = 9.5 * 60;
 
 /** One redis-benchmark test run against both servers (or ddb only). */
 export interface CommandResult {
@@ -31,10 +38,20 @@ export interface CommandResult {
   test: string;
   /** Requests pipelined per connection; 1 for none. */
   pipeline: number;
-  /** redis-server's row; absent for ddb-only commands. */
+  /** redis-server's row of the median repeat; absent for ddb-only commands. */
   redis?: BenchmarkRow;
-  /** ddb's row. */
+  /** ddb's row of the median repeat. */
   ddb: BenchmarkRow;
+  /** redis-server's requests/s in every repeat. */
+  redisRepeats?: number[];
+  /** ddb's requests/s in every repeat. */
+  ddbRepeats: number[];
+}
+
+/** A BPUT run repeated: the median repeat, and the throughput of each. */
+export interface BlobRunResult extends BlobLoadResult {
+  /** MB/s of every repeat. */
+  repeatsMbPerSecond: number[];
 }
 
 /** Where and how the benchmark ran. */
@@ -68,7 +85,7 @@ export interface BenchResults {
   /** redis-benchmark results. */
   commands: CommandResult[];
   /** BPUT throughput runs. */
-  blobs: BlobLoadResult[];
+  blobs: BlobRunResult[];
   /** The memory soak. */
   soak: SoakResult;
 }
@@ -126,7 +143,8 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   checks.push({
     name: "RSS trend under load",
     target: `<= ${RSS_SLOPE_LIMIT_MIB_PER_MINUTE} MiB/min`,
-    measured: `${results.soak.rss.secondHalfSlopeMiBPerMinute.toFixed(2)} MiB/min`,
+    measured: `${results.soak.rss.secondHalfSlopeMiBPerMinute.toFixed(2)} MiB/min` +
+      (results.soak.seconds < FIRM_SOAK_SECONDS ? " (indicative only: soak under 10 min)" : ""),
     pass: rssIsFlat(results.soak),
   });
   return checks;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import type { BenchmarkRow } from "./benchmark_csv.ts";
-import type { BlobLoadResult } from "./blob_load.ts";
 import type { SoakResult } from "./memory_soak.ts";
 import {
   type BenchResults,
   blobLabel,
+  type BlobRunResult,
   checkTargets,
   commandLabel,
   markdownTable,
@@ -18,8 +18,9 @@ function row(test: string, rps: number): BenchmarkRow {
   return { test, rps, avgLatencyMs: 1, p50LatencyMs: 1, p99LatencyMs: 2, maxLatencyMs: 3 };
 }
 
-function blob(size: number, mbPerSecond: number): BlobLoadResult {
+function blob(size: number, mbPerSecond: number): BlobRunResult {
   return {
+    repeatsMbPerSecond: [mbPerSecond],
     size,
     requests: 10,
     bytes: 10 * size,
@@ -63,15 +64,28 @@ function results(setRatio: number, bputMbPerSecond: number, slope: number): Benc
     loadAverage: { start: 0, end: 0 },
     settings: {},
     commands: [
-      { test: "PING_INLINE", pipeline: 1, redis: row("PING_INLINE", 50_000), ddb: row("", 25_000) },
+      {
+        test: "PING_INLINE",
+        pipeline: 1,
+        redis: row("PING_INLINE", 50_000),
+        ddb: row("", 25_000),
+        ddbRepeats: [],
+      },
       {
         test: "SET",
         pipeline: 16,
         redis: row("SET", 400_000),
         ddb: row("SET", 400_000 * setRatio),
+        ddbRepeats: [],
       },
-      { test: "GET", pipeline: 16, redis: row("GET", 400_000), ddb: row("GET", 200_000) },
-      { test: "BEXISTS 00ff", pipeline: 16, ddb: row("BEXISTS 00ff", 123_456.4) },
+      {
+        test: "GET",
+        pipeline: 16,
+        redis: row("GET", 400_000),
+        ddb: row("GET", 200_000),
+        ddbRepeats: [],
+      },
+      { test: "BEXISTS 00ff", pipeline: 16, ddb: row("BEXISTS 00ff", 123_456.4), ddbRepeats: [] },
     ],
     blobs: [blob(65536, 80), blob(MiB, bputMbPerSecond)],
     soak: soak(slope),
@@ -87,16 +101,20 @@ Deno.test("labels name the command, pipelining and blob size", () => {
 });
 
 Deno.test("checkTargets passes and fails at the thresholds", () => {
-  const pass = checkTargets(results(0.25, 300, 1));
+  const pass = checkTargets(results(0.25, 300, 2));
   assert.deepEqual(pass.map((c) => [c.name, c.pass]), [
     ["SET -P 16", true],
     ["GET -P 16", true],
     ["BPUT 1 MiB", true],
     ["RSS trend under load", true],
   ]);
-  const fail = checkTargets(results(0.24, 299, 1.01));
+  const fail = checkTargets(results(0.24, 299, 2.01));
   assert.deepEqual(fail.map((c) => c.pass), [false, true, false, false]);
   assert.equal(fail[0].measured, "0.24 x redis");
+  assert.equal(fail[3].measured, "2.01 MiB/min");
+  const short = results(1, 1000, 0);
+  short.soak.seconds = 120;
+  assert.match(checkTargets(short)[3].measured, /indicative only/);
 });
 
 Deno.test("checkTargets fails a target that was not measured", () => {

@@ -9,12 +9,20 @@
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { VERSION } from "../../version.ts";
-import { runBlobLoad } from "./blob_load.ts";
+import type { BenchmarkRow } from "./benchmark_csv.ts";
+import { type BlobLoadResult, runBlobLoad } from "./blob_load.ts";
 import { type ChildServer, startDdb, startRedis } from "./child_server.ts";
 import { runSoak } from "./memory_soak.ts";
 import type { BenchOptions } from "./options.ts";
 import { runRedisBenchmark } from "./redis_benchmark.ts";
-import { type BenchMachine, type BenchResults, blobLabel, type CommandResult } from "./report.ts";
+import { medianBy } from "./median.ts";
+import {
+  type BenchMachine,
+  type BenchResults,
+  blobLabel,
+  type BlobRunResult,
+  type CommandResult,
+} from "./report.ts";
 import { respCall } from "./resp_call.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -139,40 +147,67 @@ export async function runBench(
       const requests = pipeline > 1 ? options.pipelinedRequests : options.requests;
       for (const c of cases) {
         const what = (c.tests ?? c.command?.slice(0, 1) ?? []).join(",");
-        const flags = `-n ${requests} -c ${options.clients}${
-          pipeline > 1 ? ` -P ${pipeline}` : ""
-        }`;
-        let redisRows;
-        if (!c.ddbOnly) {
-          progress(`redis-benchmark ${what} ${flags} on redis`);
-          redisRows = await bench(redis, c, requests, pipeline);
+        const flags = `-n ${requests} -c ${options.clients}` +
+          (pipeline > 1 ? ` -P ${pipeline}` : "");
+        const redisRuns: BenchmarkRow[][] = [];
+        const ddbRuns: BenchmarkRow[][] = [];
+        for (let repeat = 1; repeat <= options.repeats; repeat++) {
+          const of = options.repeats > 1 ? ` (${repeat}/${options.repeats})` : "";
+          if (!c.ddbOnly) {
+            progress(`redis-benchmark ${what} ${flags} on redis${of}`);
+            redisRuns.push(await bench(redis, c, requests, pipeline));
+          }
+          progress(`redis-benchmark ${what} ${flags} on ddb${of}`);
+          ddbRuns.push(await bench(ddb, c, requests, pipeline));
         }
-        progress(`redis-benchmark ${what} ${flags} on ddb`);
-        const ddbRows = await bench(ddb, c, requests, pipeline);
-        for (const row of ddbRows) {
-          const redisRow = redisRows?.find((r) => r.test === row.test);
-          commands.push({ test: row.test, pipeline, redis: redisRow, ddb: row });
+        for (const { test } of ddbRuns[0]) {
+          const pick = (runs: BenchmarkRow[][]) =>
+            runs.map((rows) => rows.find((row) => row.test === test)).filter((row) =>
+              row !== undefined
+            );
+          const ddbRows = pick(ddbRuns);
+          const redisRows = pick(redisRuns);
+          const rps = (row: BenchmarkRow) => row.rps;
+          commands.push({
+            test,
+            pipeline,
+            ddb: medianBy(ddbRows, rps),
+            ddbRepeats: ddbRows.map(rps),
+            ...(redisRows.length > 0
+              ? { redis: medianBy(redisRows, rps), redisRepeats: redisRows.map(rps) }
+              : {}),
+          });
         }
       }
     }
 
-    const blobs = [];
+    const blobs: BlobRunResult[] = [];
     for (const run of options.blobRuns) {
       const label = blobLabel(run);
-      progress(
-        `${label} x ${run.count} on ddb (${options.blobConnections} connections x ${options.blobDepth} in flight)`,
-      );
-      blobs.push(
-        await runBlobLoad({
-          port: ddb.port,
-          size: run.size,
-          count: run.count,
-          connections: options.blobConnections,
-          depth: options.blobDepth,
-          timeoutMs: 60_000 + (run.size * run.count) / 1e5, // 10 MB/s at worst
-          signal,
-        }),
-      );
+      const repeats: BlobLoadResult[] = [];
+      for (let repeat = 1; repeat <= options.repeats; repeat++) {
+        const of = options.repeats > 1 ? ` (${repeat}/${options.repeats})` : "";
+        progress(
+          `${label} x ${run.count} on ddb, ${options.blobConnections} connections x ` +
+            `${options.blobDepth} in flight${of}`,
+        );
+        repeats.push(
+          await runBlobLoad({
+            port: ddb.port,
+            size: run.size,
+            count: run.count,
+            connections: options.blobConnections,
+            depth: options.blobDepth,
+            timeoutMs: 60_000 + (run.size * run.count) / 1e5, // 10 MB/s at worst
+            signal,
+          }),
+        );
+      }
+      const mbPerSecond = (r: BlobLoadResult) => r.mbPerSecond;
+      blobs.push({
+        ...medianBy(repeats, mbPerSecond),
+        repeatsMbPerSecond: repeats.map(mbPerSecond),
+      });
     }
 
     const soakMs = Math.round(options.soakMinutes * 60_000);
