@@ -52,10 +52,47 @@ interface Pending {
 
 const decoder = new TextDecoder();
 
+/** A FIFO of pending calls with O(1) shift (Array.shift is O(n)). */
+class PendingQueue {
+  #items: (Pending | undefined)[] = [];
+  #head = 0;
+
+  push(item: Pending): void {
+    this.#items.push(item);
+  }
+
+  shift(): Pending | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  drain(): Pending[] {
+    const rest = this.#items.slice(this.#head) as Pending[];
+    this.#items = [];
+    this.#head = 0;
+    return rest;
+  }
+}
+
+/** Parts smaller than this are copied into one write with their neighbours. */
+const COALESCE_BELOW = 16 * 1024;
+
 /** One connection to a ddb server. */
 export class RespClient {
   readonly #conn: Deno.TcpConn;
-  readonly #pending: Pending[] = [];
+  readonly #pending = new PendingQueue();
+  #outgoing: Uint8Array[] = [];
+  #flushScheduled = false;
   readonly #decoder = new ReplyDecoder();
   #writing: Promise<void> = Promise.resolve();
   #closed: Error | undefined;
@@ -97,14 +134,51 @@ export class RespClient {
     const command = typeof args[0] === "string" ? args[0].toUpperCase() : "command";
     const { promise, resolve, reject } = Promise.withResolvers<RespValue>();
     this.#pending.push({ command, resolve, reject });
-    const parts = encodeRequest(args);
-    this.#writing = this.#writing.then(async () => {
-      for (const part of parts) {
-        let offset = 0;
-        while (offset < part.length) offset += await this.#conn.write(part.subarray(offset));
-      }
-    }).catch((cause) => this.#fail(new ConnectionClosedError(undefined, { cause })));
+    for (const part of encodeRequest(args)) this.#outgoing.push(part);
+    if (!this.#flushScheduled) {
+      // Calls made in the same turn go out together, in as few writes as possible.
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        const parts = this.#outgoing;
+        this.#outgoing = [];
+        this.#writing = this.#writing.then(() => this.#writeParts(parts))
+          .catch((cause) => this.#fail(new ConnectionClosedError(undefined, { cause })));
+      });
+    }
     return promise;
+  }
+
+  async #writeParts(parts: Uint8Array[]): Promise<void> {
+    let small: Uint8Array[] = [];
+    let smallBytes = 0;
+    const writeAll = async (bytes: Uint8Array) => {
+      let offset = 0;
+      while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+    };
+    const flushSmall = async () => {
+      if (smallBytes === 0) return;
+      const joined = new Uint8Array(smallBytes);
+      let at = 0;
+      for (const p of small) {
+        joined.set(p, at);
+        at += p.length;
+      }
+      small = [];
+      smallBytes = 0;
+      await writeAll(joined);
+    };
+    for (const part of parts) {
+      if (part.length >= COALESCE_BELOW) {
+        await flushSmall();
+        await writeAll(part);
+      } else {
+        small.push(part);
+        smallBytes += part.length;
+        if (smallBytes >= 256 * 1024) await flushSmall();
+      }
+    }
+    await flushSmall();
   }
 
   /** Number of calls waiting for their reply. */
@@ -143,7 +217,7 @@ export class RespClient {
 
   #fail(error: Error): void {
     this.#closed ??= error;
-    for (const pending of this.#pending.splice(0)) pending.reject(error);
+    for (const pending of this.#pending.drain()) pending.reject(error);
     try {
       this.#conn.close();
     } catch {

@@ -19,6 +19,7 @@
 import { ReadCache } from "./read_cache.ts";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { KvEntry, KvStore, ScanOptions, TransactionOptions } from "./kv_store.ts";
+import { keyAfter } from "./keys.ts";
 
 /** `PRAGMA application_id` of a ddb kv file: "ddb1" in ASCII. */
 export const KV_APPLICATION_ID = 0x64646231;
@@ -47,6 +48,10 @@ export class KvFormatError extends Error {
 
 /** Scan statement shapes: bit 0 = has start, bit 1 = has end, bit 2 = reverse. */
 const SCAN_SHAPES = 8;
+
+/** Rows of a scan's first page; later pages grow by 4x up to {@linkcode MAX_PAGE}. */
+const FIRST_PAGE = 64;
+const MAX_PAGE = 4096;
 
 function scanSql(shape: number): string {
   const where: string[] = [];
@@ -95,7 +100,6 @@ export class SqliteKvStore implements KvStore {
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
   readonly #scans: (StatementSync | undefined)[] = new Array(SCAN_SHAPES).fill(undefined);
-  readonly #scanBusy: boolean[] = new Array(SCAN_SHAPES).fill(false);
   #depth = 0;
   #durablePending = false;
   #closed = false;
@@ -185,45 +189,44 @@ export class SqliteKvStore implements KvStore {
   }
 
   /**
-   * Entries in key order (or reverse order) within the bounds, read lazily.
-   * Do not write to the store while the iterator is open, and always finish
-   * it (exhaust it or leave a `for…of` early, which calls `return()`): an open
-   * iterator holds a read snapshot, which keeps the WAL from being recycled.
+   * Entries in key order (or reverse order) within the bounds, read lazily in
+   * pages (`all()` on a page is about 3x faster than `iterate()` per row, and
+   * no statement stays open between pages). Do not write to the store while
+   * the iterator is open: a later page may or may not see the write.
    */
   scan(options: ScanOptions = {}): IterableIterator<KvEntry> {
-    const { start, end, limit, reverse } = options;
-    const shape = (start === undefined ? 0 : 1) | (end === undefined ? 0 : 2) | (reverse ? 4 : 0);
+    const { limit } = options;
     if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
       throw new RangeError(`Cannot scan with limit ${limit}: not a non-negative integer`);
     }
-    const max = limit === undefined || limit === 0 ? -1 : limit;
-    switch (shape & 3) {
-      case 0:
-        return this.#scan(shape, [max]);
-      case 1:
-        return this.#scan(shape, [start!, max]);
-      case 2:
-        return this.#scan(shape, [end!, max]);
-      default:
-        return this.#scan(shape, [start!, end!, max]);
-    }
+    return this.#scan(options.start, options.end, options.reverse === true, limit || Infinity);
   }
 
-  *#scan(shape: number, params: (Uint8Array | number)[]): Generator<KvEntry, void, undefined> {
-    // A statement serves one iterator at a time (iterate() resets it), so a
-    // scan nested in another scan of the same shape gets its own statement.
-    let statement = this.#scans[shape];
-    const shared = !this.#scanBusy[shape];
-    if (!shared || statement === undefined) {
-      statement = returnArrays(this.#db.prepare(scanSql(shape)));
-      if (shared) this.#scans[shape] = statement;
-    }
-    if (shared) this.#scanBusy[shape] = true;
-    try {
-      const rows = statement.iterate(...params) as unknown as Iterable<[Uint8Array, Uint8Array]>;
+  *#scan(
+    start: Uint8Array | undefined,
+    end: Uint8Array | undefined,
+    reverse: boolean,
+    limit: number,
+  ): Generator<KvEntry, void, undefined> {
+    let remaining = limit;
+    let page = FIRST_PAGE;
+    while (remaining > 0) {
+      const want = Math.min(page, remaining);
+      const shape = (start === undefined ? 0 : 1) | (end === undefined ? 0 : 2) | (reverse ? 4 : 0);
+      const statement = this.#scans[shape] ??= returnArrays(this.#db.prepare(scanSql(shape)));
+      const params: (Uint8Array | number)[] = [];
+      if (start !== undefined) params.push(start);
+      if (end !== undefined) params.push(end);
+      params.push(want);
+      const rows = statement.all(...params) as unknown as [Uint8Array, Uint8Array][];
       for (const row of rows) yield { key: row[0], value: row[1] };
-    } finally {
-      if (shared) this.#scanBusy[shape] = false;
+      if (rows.length < want) return;
+      remaining -= rows.length;
+      const last = rows[rows.length - 1][0];
+      // The next page starts just after (or, reversed, ends at) the last key.
+      if (reverse) end = last;
+      else start = keyAfter(last);
+      page = Math.min(page * 4, MAX_PAGE);
     }
   }
 
