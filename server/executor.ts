@@ -26,6 +26,9 @@ import { keyword, text } from "./commands/args.ts";
 import { errorReply } from "./commands/error_reply.ts";
 import type { Session } from "./session.ts";
 
+/** Independent I/O commands of one pipeline run at once, at most. */
+const MAX_PARALLEL = 16;
+
 const TX_CONTROL = new Set(["MULTI", "EXEC", "DISCARD", "TXINIT", "TXCOMMIT", "TXDISCARD", "QUIT"]);
 
 /** What to do with one command: answer at once, or run a spec. */
@@ -84,6 +87,15 @@ export class Executor {
     }
   }
 
+  async #runAsync(ctx: CommandContext, spec: CommandSpec, args: Uint8Array[]): Promise<Reply> {
+    try {
+      if (!("async" in spec)) return this.#runSync(ctx, spec, args);
+      return await spec.async(ctx, args);
+    } catch (cause) {
+      return errorReply(cause, spec.name, this.#server.logger);
+    }
+  }
+
   /** Runs `commands` (each an argv with the name first) in order; one reply each. */
   async execute(session: Session, commands: readonly Uint8Array[][]): Promise<Reply[]> {
     const server = this.#server;
@@ -120,12 +132,24 @@ export class Executor {
       } else if ("sync" in plan.spec) {
         replies.push(this.#runSync(ctx, plan.spec, plan.args));
         i++;
-      } else {
-        try {
-          replies.push(await plan.spec.async(ctx, plan.args));
-        } catch (cause) {
-          replies.push(errorReply(cause, plan.spec.name, server.logger));
+      } else if (hasFlag(plan.spec, "parallel")) {
+        // Consecutive independent I/O commands of the same kind (BPUTs, or
+        // BGETs) run together; a BGET after a BPUT still waits for it.
+        const group: Promise<Reply>[] = [this.#runAsync(ctx, plan.spec, plan.args)];
+        i++;
+        while (i < commands.length && group.length < MAX_PARALLEL) {
+          const following = this.#plan(session, commands[i]);
+          if (!("spec" in following) || following.spec !== plan.spec) {
+            next = following;
+            break;
+          }
+          server.stats.commandsProcessed++;
+          group.push(this.#runAsync(ctx, following.spec, following.args));
+          i++;
         }
+        replies.push(...await Promise.all(group));
+      } else {
+        replies.push(await this.#runAsync(ctx, plan.spec, plan.args));
         i++;
       }
     }

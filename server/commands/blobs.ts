@@ -57,7 +57,7 @@ export const BLOB_COMMANDS: readonly CommandSpec[] = [
   {
     name: "BPUT",
     arity: 2,
-    flags: ["notx"],
+    flags: ["notx", "parallel"],
     synopsis: "content",
     summary: "Stores a blob; returns its lowercase hex SHA-256 once it is durable.",
     async: bput,
@@ -65,7 +65,7 @@ export const BLOB_COMMANDS: readonly CommandSpec[] = [
   {
     name: "BGET",
     arity: 2,
-    flags: ["notx"],
+    flags: ["notx", "parallel"],
     synopsis: "hash",
     summary: "The content of a blob (verified against its hash), or nil.",
     async: bget,

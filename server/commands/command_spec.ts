@@ -17,9 +17,12 @@ import type { Logger } from "../log/logger.ts";
  * - `noauth`: allowed before AUTH;
  * - `notx`: not allowed inside MULTI/TXINIT (it controls the transaction or
  *   waits on I/O);
- * - `admin`: server administration.
+ * - `admin`: server administration;
+ * - `parallel`: an independent I/O command (BPUT, BGET): consecutive ones of
+ *   the same name in a pipeline run at the same time (their replies still
+ *   come back in order).
  */
-export type CommandFlag = "write" | "noauth" | "notx" | "admin";
+export type CommandFlag = "write" | "noauth" | "notx" | "admin" | "parallel";
 
 /** Counters shown by INFO. */
 export interface ServerStats {
