@@ -27,7 +27,7 @@ import { errorReply } from "./commands/error_reply.ts";
 import type { Session } from "./session.ts";
 
 /** Independent I/O commands of one pipeline run at once, at most. */
-const MAX_PARALLEL = 16;
+const MAX_PARALLEL = 64;
 
 const TX_CONTROL = new Set(["MULTI", "EXEC", "DISCARD", "TXINIT", "TXCOMMIT", "TXDISCARD", "QUIT"]);
 

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDdb, spawnDdb, startServer, type TestServer } from "./_server.ts";
+import { RespClient } from "../client/remote/resp_client.ts";
 
 interface Summary {
   type: "summary";
@@ -179,18 +180,16 @@ Deno.test("backup: a client killed mid-backup leaves no snapshot; the rerun comp
     }
     const total = 40 * 3 * 1024 * 1024;
     const child = spawnDdb(["backup", "--json", src], env);
-    // Kill once some chunks are on the server.
-    const reader = child.stdout.getReader();
-    const decoder = new TextDecoder();
-    let seen = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += decoder.decode(value);
-      if (/"newBytes":[1-9]\d{6,}/.test(seen)) break;
+    // Kill as soon as some chunks are on the server (watched over RESP).
+    const watcher = await RespClient.connect({ hostname: "127.0.0.1", port: server.port });
+    try {
+      while ((await watcher.call("BCNT")) as number < 3) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    } finally {
+      await watcher.closed();
     }
     child.kill("SIGKILL");
-    reader.releaseLock();
     await child.stdout.cancel();
     await child.stderr.cancel();
     const status = await child.status;

@@ -253,11 +253,14 @@ class BackupRun {
   }
 
   #write(promise: Promise<unknown> | undefined): void {
-    if (promise === undefined || this.#options.dryRun) return;
+    if (promise === undefined) return;
+    // Marked handled now; a failure still surfaces when the writes are awaited.
+    promise.catch(() => {});
     this.#writes.push(promise);
     if (this.#writes.length >= 4096) {
-      const settled = this.#writes.splice(0);
-      this.#writes.push(Promise.all(settled));
+      const all = Promise.all(this.#writes.splice(0));
+      all.catch(() => {});
+      this.#writes.push(all);
     }
   }
 
@@ -406,7 +409,10 @@ class BackupRun {
           this.#ports.progress?.(this.stats, path);
         }
       }
-      await uploads.finish();
+      // The file's slot is free once it is read; its uploads finish in the
+      // background (bounded by the memory budget) and the snapshot commit
+      // waits for them.
+      this.#write(uploads.finish());
     } catch (error) {
       // The chunks read before the error are good: other files may share
       // them, so they are uploaded all the same (a repository error there wins).
