@@ -78,7 +78,7 @@ export interface RestoreOptions {
   onWarning?: (issue: RestoreIssue) => void;
   /** Called for each error (each counts in {@linkcode RestoreStats.errors}). */
   onError?: (issue: RestoreIssue) => void;
-  /** Files restored at once (default 16). */
+  /** Files restored at once (default 64). */
   concurrency?: number;
   /** Chunks requested ahead within a file (default 8). */
   chunkWindow?: number;
@@ -257,7 +257,7 @@ export async function restore(
     stats.warnings++;
     options.onWarning?.({ path: display, message });
   };
-  const files = new Semaphore(Math.max(1, options.concurrency ?? 16));
+  const files = new Semaphore(Math.max(1, options.concurrency ?? 64));
   const budget = new Semaphore(Math.max(1, options.memory ?? 64 * 1024 * 1024));
   const chunkWindow = options.chunkWindow ?? 8;
   const chown = Deno.uid() === 0;
