@@ -101,12 +101,20 @@ async function duMiB(path: string): Promise<number> {
   return Number(new TextDecoder().decode(out.stdout).split("\t")[0]) / MiB;
 }
 
+/** The outcome of {@linkcode timed}. */
+interface Timed {
+  seconds: number;
+  peakRssMiB: number;
+  code: number;
+  stderr: string;
+}
+
 /** Runs a command, sampling its peak RSS (VmHWM) until it exits. */
 async function timed(
   cmd: string,
   args: string[],
   env: Record<string, string>,
-): Promise<{ seconds: number; peakRssMiB: number; code: number; stderr: string }> {
+): Promise<Timed> {
   const start = performance.now();
   const child = new Deno.Command(cmd, { args, env, stdout: "null", stderr: "piped" }).spawn();
   let peak = 0;
@@ -189,7 +197,7 @@ async function main(): Promise<void> {
   const record = (
     tool: string,
     phase: string,
-    r: Awaited<ReturnType<typeof timed>>,
+    r: Timed,
     mb: number,
     repo: number,
   ) => {
@@ -208,7 +216,24 @@ async function main(): Promise<void> {
   };
   const totalMB = bytes / 1e6;
 
-  // ddb
+  /** One tool's four phases over the same tree; the tree is regenerated first. */
+  const runPhases = async (
+    tool: string,
+    backup: () => Promise<Timed>,
+    restore: () => Promise<Timed>,
+    repoMiB: () => Promise<number>,
+  ) => {
+    await Deno.remove(src, { recursive: true });
+    await generate(src, small, largeMiB);
+    for (const phase of ["first backup", "unchanged backup", "after mutation"]) {
+      if (phase === "after mutation") await mutate(src, small);
+      await dropCaches();
+      record(tool, phase, await backup(), totalMB, await repoMiB());
+    }
+    await dropCaches();
+    record(tool, "full restore", await restore(), totalMB, 0);
+  };
+
   const server = await startServer(join(work, "ddb-server"));
   const env = {
     DDB_SERVER: `127.0.0.1:${server.port}`,
@@ -217,52 +242,22 @@ async function main(): Promise<void> {
   };
   const ddb = (args: string[]) => timed(Deno.execPath(), ["run", "-A", MAIN, ...args], env);
   try {
-    await dropCaches();
-    record(
+    await runPhases(
       "ddb",
-      "first backup",
-      await ddb(["backup", "-q", src]),
-      totalMB,
-      await duMiB(join(work, "ddb-server")),
-    );
-    await dropCaches();
-    record(
-      "ddb",
-      "unchanged backup",
-      await ddb(["backup", "-q", src]),
-      totalMB,
-      await duMiB(join(work, "ddb-server")),
-    );
-    await mutate(src, small);
-    await dropCaches();
-    record(
-      "ddb",
-      "after mutation",
-      await ddb(["backup", "-q", src]),
-      totalMB,
-      await duMiB(join(work, "ddb-server")),
-    );
-    await dropCaches();
-    record(
-      "ddb",
-      "full restore",
-      await ddb(["restore", "-q", "latest", join(work, "ddb-restore")]),
-      totalMB,
-      0,
+      () => ddb(["backup", "-q", src]),
+      () => ddb(["restore", "-q", "latest", join(work, "ddb-restore")]),
+      () => duMiB(join(work, "ddb-server")),
     );
   } finally {
     await server.stop();
   }
 
-  // restic, on the same (already mutated) tree: regenerate for a fair first run.
   if (!values["no-restic"]) {
     const hasRestic =
       (await new Deno.Command("sh", { args: ["-c", "command -v restic"] }).output()).success;
     if (!hasRestic) {
       console.error("restic is not installed: skipping the comparison (apt-get install restic)");
     } else {
-      await Deno.remove(src, { recursive: true });
-      await generate(src, small, largeMiB);
       const repo = join(work, "restic-repo");
       const renv = {
         RESTIC_REPOSITORY: repo,
@@ -270,42 +265,16 @@ async function main(): Promise<void> {
         RESTIC_CACHE_DIR: join(work, "restic-cache"),
       };
       await timed("restic", ["init"], renv);
-      await dropCaches();
-      record(
+      await runPhases(
         "restic",
-        "first backup",
-        await timed("restic", ["backup", "-q", src], renv),
-        totalMB,
-        await duMiB(repo),
-      );
-      await dropCaches();
-      record(
-        "restic",
-        "unchanged backup",
-        await timed("restic", ["backup", "-q", src], renv),
-        totalMB,
-        await duMiB(repo),
-      );
-      await mutate(src, small);
-      await dropCaches();
-      record(
-        "restic",
-        "after mutation",
-        await timed("restic", ["backup", "-q", src], renv),
-        totalMB,
-        await duMiB(repo),
-      );
-      await dropCaches();
-      record(
-        "restic",
-        "full restore",
-        await timed(
-          "restic",
-          ["restore", "-q", "latest", "--target", join(work, "restic-restore")],
-          renv,
-        ),
-        totalMB,
-        0,
+        () => timed("restic", ["backup", "-q", src], renv),
+        () =>
+          timed(
+            "restic",
+            ["restore", "-q", "latest", "--target", join(work, "restic-restore")],
+            renv,
+          ),
+        () => duMiB(repo),
       );
     }
   }

@@ -412,3 +412,61 @@ export async function runDdb(
     clearTimeout(timer);
   }
 }
+
+/** A reply as one line of text, for assertion messages. */
+export function showReply(reply: RespReply | undefined): string {
+  if (reply === undefined) return "end of stream";
+  switch (reply.kind) {
+    case "simple":
+      return `+${reply.value}`;
+    case "error":
+      return `-${reply.message}`;
+    case "int":
+      return `:${reply.value}`;
+    case "bulk":
+      return reply.value.length > 80
+        ? `$<${reply.value.length} bytes>`
+        : `$${new TextDecoder().decode(reply.value)}`;
+    case "null":
+      return "nil";
+    case "array":
+      return `[${reply.items.map(showReply).join(", ")}]`;
+  }
+}
+
+/** A small seeded PRNG (mulberry32). */
+export class Random {
+  #state: number;
+
+  constructor(seed: number) {
+    this.#state = seed >>> 0;
+  }
+
+  /** A float in [0, 1). */
+  next(): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** An integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)];
+  }
+
+  bytes(n: number, alphabet?: string): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      out[i] = alphabet === undefined
+        ? this.int(256)
+        : alphabet.charCodeAt(this.int(alphabet.length));
+    }
+    return out;
+  }
+}

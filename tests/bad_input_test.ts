@@ -11,9 +11,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   encodeCommand,
+  Random,
   RawConnection,
   residentBytes,
   type RespReply,
+  showReply,
   startServer,
   type TestServer,
 } from "./_server.ts";
@@ -60,35 +62,17 @@ function assertCleanLog(log: string): void {
   assert.deepEqual(bad, [], `unexpected lines in the server log:\n${bad.join("\n")}`);
 }
 
-function show(reply: RespReply | undefined): string {
-  if (reply === undefined) return "end of stream";
-  switch (reply.kind) {
-    case "simple":
-      return `+${reply.value}`;
-    case "error":
-      return `-${reply.message}`;
-    case "int":
-      return `:${reply.value}`;
-    case "bulk":
-      return reply.value.length > 80 ? `$<${reply.value.length} bytes>` : `$${text(reply)}`;
-    case "null":
-      return "nil";
-    case "array":
-      return `[${reply.items.map(show).join(", ")}]`;
-  }
-}
-
 function text(reply: RespReply | undefined): string {
-  if (reply?.kind !== "bulk") throw new Error(`Expected a bulk string, got ${show(reply)}`);
+  if (reply?.kind !== "bulk") throw new Error(`Expected a bulk string, got ${showReply(reply)}`);
   return decoder.decode(reply.value);
 }
 
 function assertSimple(reply: RespReply | undefined, value: string): void {
-  assert.equal(show(reply), `+${value}`);
+  assert.equal(showReply(reply), `+${value}`);
 }
 
 function assertError(reply: RespReply | undefined, pattern: RegExp): void {
-  assert.ok(reply?.kind === "error", `expected an error reply, got ${show(reply)}`);
+  assert.ok(reply?.kind === "error", `expected an error reply, got ${showReply(reply)}`);
   assert.match(reply.message, pattern);
 }
 
@@ -96,7 +80,7 @@ function assertError(reply: RespReply | undefined, pattern: RegExp): void {
 async function assertErrorThenClose(client: RawConnection, pattern: RegExp): Promise<void> {
   assertError(await client.read(5_000), pattern);
   const after = await client.read(5_000);
-  assert.equal(after, undefined, `expected the server to close, got ${show(after)}`);
+  assert.equal(after, undefined, `expected the server to close, got ${showReply(after)}`);
 }
 
 /** Opens a new connection and checks that PING answers PONG. */
@@ -111,43 +95,6 @@ async function assertServes(server: TestServer): Promise<void> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A small seeded PRNG (mulberry32). */
-class Random {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-
-  bytes(n: number, alphabet?: string): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      out[i] = alphabet === undefined
-        ? this.int(256)
-        : alphabet.charCodeAt(this.int(alphabet.length));
-    }
-    return out;
-  }
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -202,7 +149,7 @@ Deno.test("ddb serve answers a malformed frame with a protocol error and closes"
       const client = await RawConnection.open(server.port);
       try {
         await client.send(input);
-        for (const expected of before) assert.equal(show(await client.read(5_000)), expected);
+        for (const expected of before) assert.equal(showReply(await client.read(5_000)), expected);
         await assertErrorThenClose(client, error);
       } catch (cause) {
         throw new Error(`Input ${JSON.stringify(input.slice(-80))}: ${(cause as Error).message}`, {
@@ -247,7 +194,7 @@ Deno.test("ddb serve rejects a request over its limits as soon as the header arr
         await client.send(
           encodeCommand(["SADD", "many", ...Array.from({ length: 998 }, (_, i) => `m${i}`)]),
         );
-        assert.equal(show(await client.read()), ":998");
+        assert.equal(showReply(await client.read()), ":998");
         assertSimple(await client.command("PING"), "PONG");
       } finally {
         client.close();
@@ -310,13 +257,13 @@ Deno.test("ddb serve answers command errors and keeps the connection usable", as
       ];
       for (const [command, expected] of checks) {
         const reply = await client.command(...command);
-        assert.match(show(reply), expected, `${command.join(" ")}`);
+        assert.match(showReply(reply), expected, `${command.join(" ")}`);
         assertSimple(await client.command("PING"), "PONG");
       }
       // The same as one pipelined write: every reply, in order.
       await client.send(concat(checks.map(([command]) => encodeCommand(command))));
       for (const [command, expected] of checks) {
-        assert.match(show(await client.read()), expected, `pipelined ${command.join(" ")}`);
+        assert.match(showReply(await client.read()), expected, `pipelined ${command.join(" ")}`);
       }
       assertSimple(await client.command("PING"), "PONG");
     } finally {
@@ -376,7 +323,7 @@ Deno.test("ddb serve drops a stalled partial request but not idle or slow client
       }
       for (const [i, { reply, after }] of (await Promise.all(dropped)).entries()) {
         const what = `stalled client ${i}`;
-        assert.equal(reply, undefined, `${what} got ${show(reply)}`);
+        assert.equal(reply, undefined, `${what} got ${showReply(reply)}`);
         assert.ok(after >= 1_400, `${what} dropped after ${after} ms, before requestTimeoutMs`);
         assert.ok(after < 6_000, `${what} dropped only after ${after} ms`);
       }
@@ -563,7 +510,7 @@ Deno.test("ddb serve refuses the connection over maxClients", async () => {
           break;
         }
         next.close();
-        assert.ok(Date.now() < deadline, `still refused: ${show(reply)}`);
+        assert.ok(Date.now() < deadline, `still refused: ${showReply(reply)}`);
         await sleep(50);
       }
       assert.match(server.log(), /conn\.rejected .*reason=maxclients/);

@@ -22,41 +22,16 @@ import { Buffer } from "node:buffer";
 import { DatabaseSync } from "node:sqlite";
 import {
   encodeCommand,
+  Random,
   RawConnection,
   type RespReply,
+  showReply,
   startServer,
   type TestServer,
 } from "./_server.ts";
 
-const MiB = 1024 * 1024;
-const MAX_BLOB = 2 * MiB;
-const ROUNDS = 3;
-const WORKERS = 3;
-const decoder = new TextDecoder();
-
-/** A small seeded PRNG (mulberry32). */
-class Random {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  /** A blob size in [1, MAX_BLOB], spread evenly over orders of magnitude. */
+/** The shared PRNG, plus blob sizes from 1 byte to MAX_BLOB, log-distributed. */
+class BlobRandom extends Random {
   blobSize(): number {
     const roll = this.int(20);
     if (roll === 0) return 1;
@@ -64,6 +39,12 @@ class Random {
     return Math.max(1, Math.min(MAX_BLOB, Math.floor(Math.exp(this.next() * Math.log(MAX_BLOB)))));
   }
 }
+
+const MiB = 1024 * 1024;
+const MAX_BLOB = 2 * MiB;
+const ROUNDS = 3;
+const WORKERS = 3;
+const decoder = new TextDecoder();
 
 /** The content of a blob, rebuilt from its seed and size (xorshift32). */
 function blobContent(seed: number, size: number): Uint8Array {
@@ -113,26 +94,6 @@ interface Journal {
   readonly unexpected: string[];
 }
 
-function show(reply: RespReply | undefined): string {
-  if (reply === undefined) return "end of stream";
-  switch (reply.kind) {
-    case "simple":
-      return `+${reply.value}`;
-    case "error":
-      return `-${reply.message}`;
-    case "int":
-      return `:${reply.value}`;
-    case "bulk":
-      return reply.value.length > 100
-        ? `$<${reply.value.length} bytes>`
-        : `$${decoder.decode(reply.value)}`;
-    case "null":
-      return "nil";
-    case "array":
-      return `[${reply.items.map(show).join(", ")}]`;
-  }
-}
-
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -153,7 +114,7 @@ async function worker(
   index: number,
   journal: Journal,
 ): Promise<void> {
-  const random = new Random(round * 1000 + index + 1);
+  const random = new BlobRandom(round * 1000 + index + 1);
   const client = await RawConnection.open(port);
   const listKey = `log:${round}:${index}`;
   const setKey = `set:${round}:${index}`;
@@ -167,8 +128,8 @@ async function worker(
       await client.send(encodeCommand(["BPUT", content]));
       const put = await client.read(30_000);
       if (put === undefined) return;
-      if (show(put) !== `$${blob.hash}`) {
-        journal.unexpected.push(`BPUT of ${size} bytes: ${show(put)}`);
+      if (showReply(put) !== `$${blob.hash}`) {
+        journal.unexpected.push(`BPUT of ${size} bytes: ${showReply(put)}`);
         return;
       }
       blob.acked = true;
@@ -194,8 +155,10 @@ async function worker(
       for (const want of expected) {
         const reply = await client.read(30_000);
         if (reply === undefined) return;
-        if (show(reply) !== want) {
-          journal.unexpected.push(`transaction ${tx.id}: expected ${want}, got ${show(reply)}`);
+        if (showReply(reply) !== want) {
+          journal.unexpected.push(
+            `transaction ${tx.id}: expected ${want}, got ${showReply(reply)}`,
+          );
           return;
         }
       }
@@ -235,12 +198,12 @@ async function assertJournal(server: TestServer, journal: Journal): Promise<void
   const client = await RawConnection.open(server.port);
   try {
     for (const blob of journal.blobs) {
-      const exists = show(await client.command("BEXISTS", blob.hash));
+      const exists = showReply(await client.command("BEXISTS", blob.hash));
       if (blob.acked) assert.equal(exists, ":1", `acknowledged blob ${blob.hash} is missing`);
       if (exists === ":0") continue;
       assert.equal(exists, ":1");
       const reply = await client.command("BGET", blob.hash);
-      assert.ok(reply.kind === "bulk", `BGET ${blob.hash}: ${show(reply)}`);
+      assert.ok(reply.kind === "bulk", `BGET ${blob.hash}: ${showReply(reply)}`);
       assert.equal(reply.value.length, blob.size, `blob ${blob.hash} size`);
       assert.ok(
         Buffer.from(reply.value).equals(blobContent(blob.seed, blob.size)),
@@ -255,10 +218,10 @@ async function assertJournal(server: TestServer, journal: Journal): Promise<void
         encodeCommand(["BEXISTS", tx.hash]),
       ]));
       const [record, entry, member, blob] = [
-        show(await client.read()),
-        show(await client.read()),
-        show(await client.read()),
-        show(await client.read()),
+        showReply(await client.read()),
+        showReply(await client.read()),
+        showReply(await client.read()),
+        showReply(await client.read()),
       ];
       const present = [
         record === `[$blob, $${tx.hash}, $size, $${tx.size}]`,
@@ -295,7 +258,7 @@ function integrityCheck(path: string): string {
 Deno.test("ddb serve keeps every acknowledged write across kill -9", async (t) => {
   const dataDir = await Deno.makeTempDir({ prefix: "ddb-crash-" });
   const journal: Journal = { blobs: [], txs: [], unexpected: [] };
-  const random = new Random(0xc0ffee);
+  const random = new BlobRandom(0xc0ffee);
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const delay = 500 + random.int(1500);

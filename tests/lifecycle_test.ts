@@ -10,7 +10,14 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { encodeCommand, RawConnection, redisCli, type RespReply, startServer } from "./_server.ts";
+import {
+  encodeCommand,
+  RawConnection,
+  redisCli,
+  type RespReply,
+  showReply,
+  startServer,
+} from "./_server.ts";
 import { canRunWith } from "./_skip.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -56,31 +63,13 @@ async function exitWithin(
   }
 }
 
-function show(reply: RespReply | undefined): string {
-  if (reply === undefined) return "end of stream";
-  switch (reply.kind) {
-    case "simple":
-      return `+${reply.value}`;
-    case "error":
-      return `-${reply.message}`;
-    case "int":
-      return `:${reply.value}`;
-    case "bulk":
-      return `$${decoder.decode(reply.value)}`;
-    case "null":
-      return "nil";
-    case "array":
-      return `[${reply.items.map(show).join(", ")}]`;
-  }
-}
-
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.test(`ddb serve stops cleanly with exit code 0 on ${signal}`, async () => {
     const server = await startServer();
     try {
       const idle = await RawConnection.open(server.port);
       try {
-        assert.equal(show(await idle.command("SET", "kept", signal)), "+OK");
+        assert.equal(showReply(await idle.command("SET", "kept", signal)), "+OK");
         const status = await server.stop(signal);
         assert.equal(status.code, 0, server.log());
         assert.equal(await idle.read(5_000), undefined, "the idle client was not closed");
@@ -93,7 +82,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const again = await startServer({ dataDir: server.dataDir });
       const client = await RawConnection.open(again.port);
       try {
-        assert.equal(show(await client.command("GET", "kept")), `$${signal}`);
+        assert.equal(showReply(await client.command("GET", "kept")), `$${signal}`);
       } finally {
         client.close();
         await again.stop();
@@ -162,7 +151,7 @@ Deno.test("ddb serve answers the commands it runs when stopped mid-pipeline", as
             !(error instanceof Deno.errors.NotConnected)
           ) throw error;
         });
-      assert.equal(show(await client.read()), "+PONG");
+      assert.equal(showReply(await client.read()), "+PONG");
       for (;;) {
         const reply = await client.read(30_000);
         if (reply === undefined) break;
@@ -179,7 +168,7 @@ Deno.test("ddb serve answers the commands it runs when stopped mid-pipeline", as
     assert.match(server.log(), /shutdown\.done/);
     assert.ok(replies.length >= 200, `only ${replies.length} replies`);
     assert.ok(replies.length < commands.length, "the whole pipeline ran: no stop in the middle");
-    replies.forEach((reply, i) => assert.equal(show(reply), expected[i], `reply ${i}`));
+    replies.forEach((reply, i) => assert.equal(showReply(reply), expected[i], `reply ${i}`));
     // A clean close leaves no partial reply; a reset may cut the last one short.
     if (!client.reset) assert.equal(client.pending.length, 0, "a partial reply");
 
@@ -190,10 +179,10 @@ Deno.test("ddb serve answers the commands it runs when stopped mid-pipeline", as
       const keys = replies.flatMap((_, i) => i % 100 === 0 ? [] : [`key:${i}`]);
       for (let i = 0; i < keys.length; i += 500) {
         const some = keys.slice(i, i + 500);
-        assert.equal(show(await check.command("EXISTS", ...some)), `:${some.length}`);
+        assert.equal(showReply(await check.command("EXISTS", ...some)), `:${some.length}`);
       }
       for (let i = 0; i < replies.length; i += 100) {
-        assert.equal(show(await check.command("BEXISTS", expected[i].slice(1))), ":1");
+        assert.equal(showReply(await check.command("BEXISTS", expected[i].slice(1))), ":1");
       }
     } finally {
       check.close();
@@ -216,7 +205,7 @@ Deno.test("a second ddb serve on the same data directory fails with exit code 1"
     // The first server is unharmed.
     const client = await RawConnection.open(server.port);
     try {
-      assert.equal(show(await client.command("PING")), "+PONG");
+      assert.equal(showReply(await client.command("PING")), "+PONG");
     } finally {
       client.close();
     }

@@ -25,7 +25,7 @@ import {
   type Snapshot,
 } from "../snapshot/schema.ts";
 import type { SourceFs, SourceStat } from "./source_fs.ts";
-import { ByteBudget, TaskLimit } from "./byte_budget.ts";
+import { Semaphore } from "../concurrency/semaphore.ts";
 import { VERSION } from "../../version.ts";
 
 /** The repository operations a backup needs (implemented by Repository). */
@@ -202,9 +202,9 @@ class BackupRun {
   };
   readonly #options: BackupOptions;
   readonly #ports: BackupPorts;
-  readonly #files: TaskLimit;
-  readonly #stats = new TaskLimit(64);
-  readonly #budget: ByteBudget;
+  readonly #files: Semaphore;
+  readonly #stats = new Semaphore(64);
+  readonly #budget: Semaphore;
   readonly #params: Readonly<ChunkerParams>;
   #known = new Set<string>();
   readonly #uploads = new Map<string, Promise<void>>();
@@ -214,8 +214,8 @@ class BackupRun {
   constructor(options: BackupOptions, ports: BackupPorts) {
     this.#options = options;
     this.#ports = ports;
-    this.#files = new TaskLimit(options.fileConcurrency ?? 8);
-    this.#budget = new ByteBudget(options.memoryBudget ?? 64 * 1024 * 1024);
+    this.#files = new Semaphore(options.fileConcurrency ?? 8);
+    this.#budget = new Semaphore(options.memoryBudget ?? 64 * 1024 * 1024);
     this.#params = options.chunkParams ?? DEFAULT_PARAMS;
   }
 

@@ -13,7 +13,7 @@
 
 import { IntegrityError } from "../repo/repository.ts";
 import type { ChunkRef } from "../snapshot/schema.ts";
-import type { Semaphore } from "./semaphore.ts";
+import type { Semaphore } from "../concurrency/semaphore.ts";
 
 /** Where blobs come from (a `Repository` is one); must verify each blob's hash. */
 export interface BlobSource {

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { IntegrityError } from "../repo/repository.ts";
 import type { ChunkRef } from "../snapshot/schema.ts";
 import { type BlobSource, copyChunks } from "./copy_chunks.ts";
-import { Semaphore } from "./semaphore.ts";
+import { Semaphore } from "../concurrency/semaphore.ts";
 
 /** Blobs in memory, served after a delay; records requests and concurrency. */
 class FakeSource implements BlobSource {

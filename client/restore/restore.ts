@@ -52,7 +52,7 @@ import type { NodeMeta } from "../snapshot/schema.ts";
 import { type TreeNode, walkTree } from "../snapshot/walk.ts";
 import { copyChunks } from "./copy_chunks.ts";
 import { checkEntryName, displayPath, UnsafeNameError } from "./entry_name.ts";
-import { Semaphore } from "./semaphore.ts";
+import { Semaphore } from "../concurrency/semaphore.ts";
 
 /** What a restore reads (a `Repository` has it). */
 export type RestoreSource = Pick<Repository, "readMeta" | "readDir" | "readContent" | "getBlob">;

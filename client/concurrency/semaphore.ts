@@ -56,4 +56,14 @@ export class Semaphore {
       next.resolve();
     }
   }
+
+  /** Runs `task` holding `weight`, released when it settles. */
+  async run<T>(task: () => Promise<T>, weight = 1): Promise<T> {
+    await this.acquire(weight);
+    try {
+      return await task();
+    } finally {
+      this.release(weight);
+    }
+  }
 }
