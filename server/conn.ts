@@ -25,17 +25,31 @@ const MAX_BATCH = 1024;
 /**
  * A connection that keeps finding bytes to read never leaves the microtask
  * queue (reads and writes of a busy socket complete at once), which would
- * starve every other connection. After this much continuous work it yields
- * one event-loop turn.
+ * starve every other connection. A heartbeat timer notes each event-loop
+ * turn; a connection that sees no turn for this long yields one.
  */
 const FAIRNESS_SLICE_MS = 5;
+
+let lastTurn = performance.now();
+let heartbeat: ReturnType<typeof setInterval> | undefined;
+
+/** Starts the (unref'd) heartbeat that records event-loop turns. */
+function startHeartbeat(): void {
+  if (heartbeat !== undefined) return;
+  const timer = setInterval(() => lastTurn = performance.now(), 1);
+  Deno.unrefTimer(timer);
+  heartbeat = timer;
+}
+
+/** Whether the event loop has not turned for a slice: time to yield. */
+function starving(): boolean {
+  return performance.now() - lastTurn > FAIRNESS_SLICE_MS;
+}
 
 /**
  * One event-loop turn in which the runtime polls sockets. Only a timer makes
  * Deno park and poll: setImmediate and message ports resolve without
- * polling, so other connections would still starve. A chained setTimeout(0)
- * costs up to 4 ms (HTML timer clamping); measured, a 5 ms slice costs a
- * single pipelining connection nothing noticeable.
+ * polling, so other connections would still starve.
  */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -113,7 +127,7 @@ export class Connection implements ConnectionState {
   async #loop(): Promise<void> {
     // The decoder copies what it is pushed, so one buffer serves every read.
     let buffer = new Uint8Array(MIN_READ_SIZE);
-    let sliceStart = performance.now();
+    startHeartbeat();
     while (!this.#closed) {
       const n = await this.#conn.read(buffer);
       if (n === null) return;
@@ -124,10 +138,7 @@ export class Connection implements ConnectionState {
       }
       let done = false;
       while (!done && !this.#closed) {
-        if (performance.now() - sliceStart > FAIRNESS_SLICE_MS) {
-          await nextTurn();
-          sliceStart = performance.now();
-        }
+        if (starving()) await nextTurn();
         const commands: Uint8Array[][] = [];
         let failure: ProtocolError | undefined;
         try {

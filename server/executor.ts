@@ -5,8 +5,9 @@
  * the database's group committer, which runs the jobs of every connection
  * ready in the same event-loop turn inside one kv transaction: fifty
  * pipelines of 16 SETs cost one commit, not 800. Each
- * command stays atomic on its own: the typed layer wraps its writes in a
- * nested transaction (a savepoint). If the batch's commit fails, every reply
+ * command stays atomic on its own: the typed layer checks everything before
+ * its first write, and a fault of the server in the middle of a command
+ * rolls the whole group back. If the batch's commit fails, every reply
  * of the batch becomes an error: nothing is acknowledged that is not
  * committed. Commands that await I/O (BPUT, SELECT, …) and transaction
  * control commands run alone, never inside an open kv transaction.
@@ -23,7 +24,7 @@ import {
   type ServerState,
 } from "./commands/command_spec.ts";
 import { keyword, text } from "./commands/args.ts";
-import { errorReply } from "./commands/error_reply.ts";
+import { errorReply, isClientError } from "./commands/error_reply.ts";
 import type { Session } from "./session.ts";
 
 /** Independent I/O commands of one pipeline run at once, at most. */
@@ -78,11 +79,18 @@ export class Executor {
     return { spec, args: argv.slice(1), batch: "sync" in spec && !hasFlag(spec, "notx") };
   }
 
-  #runSync(ctx: CommandContext, spec: CommandSpec, args: Uint8Array[]): Reply {
+  /**
+   * Runs a synchronous handler. A client error becomes an error reply. Inside
+   * a group transaction (`inGroup`), a fault of the server (SQLite I/O …) is
+   * rethrown, so the whole group rolls back: the typed layer writes without
+   * savepoints inside a transaction, so a half-done command must not commit.
+   */
+  #runSync(ctx: CommandContext, spec: CommandSpec, args: Uint8Array[], inGroup = false): Reply {
     try {
       if (!("sync" in spec)) throw new Error(`${spec.name} is not synchronous`);
       return spec.sync(ctx, args);
     } catch (cause) {
+      if (inGroup && !isClientError(cause)) throw cause;
       return errorReply(cause, spec.name, this.#server.logger);
     }
   }
@@ -114,13 +122,13 @@ export class Executor {
         const first = replies.length;
         try {
           next = await session.db.committer.submit(() => {
-            replies.push(this.#runSync(ctx, plan.spec, plan.args));
+            replies.push(this.#runSync(ctx, plan.spec, plan.args, true));
             i++;
             while (i < commands.length) {
               const following = this.#plan(session, commands[i]);
               if (!("batch" in following) || !following.batch) return following;
               server.stats.commandsProcessed++;
-              replies.push(this.#runSync(ctx, following.spec, following.args));
+              replies.push(this.#runSync(ctx, following.spec, following.args, true));
               i++;
             }
             return undefined;

@@ -7,10 +7,10 @@
  * every page touched) accordingly. A job is queued, and the queue is flushed
  * in a microtask — after every connection whose read completed in this turn
  * has queued its job — inside one transaction. Jobs run in queue order; each
- * job's own commands stay in order, and each command is atomic on its own
- * (the typed layer wraps its writes in a savepoint). If the commit fails,
- * every job of the group fails: nothing is acknowledged that is not
- * committed.
+ * job's own commands stay in order. A job that throws (a fault of the
+ * server: jobs answer client errors with error replies) rolls the whole
+ * group back, and so does a failed commit: every job of the group fails, and
+ * nothing is acknowledged that is not committed.
  *
  * @module
  */
@@ -40,19 +40,12 @@ export class GroupCommitter {
   submit<T>(fn: () => T): Promise<T> {
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     let result: T;
-    let failed = false;
-    let error: unknown;
     this.#queue.push({
       run() {
-        try {
-          result = fn();
-        } catch (cause) {
-          failed = true;
-          error = cause;
-        }
+        result = fn();
       },
       fail: reject,
-      settle: () => failed ? reject(error) : resolve(result),
+      settle: () => resolve(result),
     });
     if (this.#queue.length === 1) queueMicrotask(() => this.#flush());
     return promise;

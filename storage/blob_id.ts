@@ -29,8 +29,18 @@ export function assertBlobId(s: string): void {
 
 /** The id of `data`: its SHA-256 as 64 lowercase hex characters. */
 export function blobIdOf(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  const id = createHash("sha256").update(data).digest("hex");
+  hashed.set(data, id);
+  return id;
 }
+
+/**
+ * Ids computed by {@linkcode blobIdOf}, by buffer, so that hashing a blob
+ * once serves both the caller and the storage's check in `put` (hashing is
+ * a third of the cost of storing a large blob). A buffer must not be
+ * modified after it was hashed.
+ */
+const hashed = new WeakMap<Uint8Array, string>();
 
 /**
  * Throws {@linkcode BlobCorruptError} unless `data` hashes to `id`.
@@ -38,7 +48,7 @@ export function blobIdOf(data: Uint8Array): string {
  * `id` must be a well-formed blob id (see {@linkcode assertBlobId}).
  */
 export function verifyBlob(id: string, data: Uint8Array): void {
-  const actual = blobIdOf(data);
+  const actual = hashed.get(data) ?? blobIdOf(data);
   if (actual !== id) {
     throw new BlobCorruptError(
       id,

@@ -102,7 +102,8 @@ export async function runBench(
   }
   const servers: ChildServer[] = [];
   const stopAll = () => Promise.all(servers.map((s) => s.stop()));
-  signal?.addEventListener("abort", () => void stopAll());
+  const onAbort = () => void stopAll();
+  signal?.addEventListener("abort", onAbort);
   try {
     const started = await Promise.allSettled([startRedis(), startDdb()]);
     for (const s of started) if (s.status === "fulfilled") servers.push(s.value);
@@ -233,6 +234,7 @@ export async function runBench(
       soak,
     };
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     await stopAll();
   }
 }

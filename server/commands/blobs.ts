@@ -10,10 +10,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import * as blobIndex from "../blob_index.ts";
 import { BlobCorruptError, BlobNotFoundError } from "../../storage/blob_storage.ts";
-import { isBlobId } from "../../storage/blob_id.ts";
+import { blobIdOf, isBlobId } from "../../storage/blob_id.ts";
 import { bulk, int, NULL, type Reply } from "../resp/reply.ts";
 import type { CommandContext, CommandSpec } from "./command_spec.ts";
 import { text } from "./args.ts";
@@ -29,7 +28,7 @@ function blobId(arg: Uint8Array): string {
 
 async function bput({ session }: CommandContext, [content]: Uint8Array[]): Promise<Reply> {
   const db = session.db;
-  const id = createHash("sha256").update(content).digest("hex");
+  const id = blobIdOf(content);
   if (!blobIndex.has(db.kv, id)) {
     await db.storage.put(id, content);
     db.kv.transaction(() => blobIndex.add(db.kv, id, content.length));

@@ -10,6 +10,12 @@ import { CommandError } from "./command_error.ts";
 import { ValueError, WrongTypeError } from "../types/errors.ts";
 import { InvalidDatabaseNameError } from "../database.ts";
 
+/** Whether `cause` is an error meant for the client (bad input), not a fault of the server. */
+export function isClientError(cause: unknown): boolean {
+  return cause instanceof CommandError || cause instanceof WrongTypeError ||
+    cause instanceof ValueError || cause instanceof InvalidDatabaseNameError;
+}
+
 /**
  * The reply for `cause`. Errors meant for the client keep their message;
  * anything else is an internal fault: logged in full, answered with

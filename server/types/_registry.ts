@@ -60,3 +60,14 @@ export function deleteKey(kv: KvStore, name: Uint8Array, type: KeyType): void {
   }
   kv.delete(registryKey(name));
 }
+
+/**
+ * Runs a write atomically. Every write of this layer checks everything that
+ * can fail on the client's side (types, values) before its first write, so
+ * inside a caller's transaction no savepoint is needed: a failure there is
+ * a storage fault, and the caller's whole transaction is rolled back (the
+ * server's group commit does so). Outside a transaction, `fn` gets its own.
+ */
+export function atomically<T>(kv: KvStore, fn: () => T): T {
+  return kv.inTransaction ? fn() : kv.transaction(fn);
+}

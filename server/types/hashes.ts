@@ -10,7 +10,7 @@
 
 import type { KvStore } from "../kv/kv_store.ts";
 import { dataPrefix, hashFieldKey, prefixEnd } from "../kv/keys.ts";
-import { checkType, countOf, writeCount } from "./_registry.ts";
+import { atomically, checkType, countOf, writeCount } from "./_registry.ts";
 import { scanNames } from "./keyspace.ts";
 
 /**
@@ -22,7 +22,7 @@ export function hset(
   name: Uint8Array,
   pairs: readonly (readonly [field: Uint8Array, value: Uint8Array])[],
 ): number {
-  return kv.transaction(() => {
+  return atomically(kv, () => {
     const count = countOf(kv, name, "hash");
     let added = 0;
     for (let i = 0; i < pairs.length; i++) {
@@ -65,7 +65,7 @@ export function hlen(kv: KvStore, name: Uint8Array): number {
  * the last field deletes the key.
  */
 export function hdel(kv: KvStore, name: Uint8Array, fields: readonly Uint8Array[]): number {
-  return kv.transaction(() => {
+  return atomically(kv, () => {
     const count = countOf(kv, name, "hash");
     if (count === 0) return 0;
     let removed = 0;

@@ -16,7 +16,7 @@ import {
   registryName,
   typeByte,
 } from "../kv/keys.ts";
-import { deleteKey, readEntry } from "./_registry.ts";
+import { atomically, deleteKey, readEntry } from "./_registry.ts";
 
 export type { KeyType };
 
@@ -35,7 +35,7 @@ export function exists(kv: KvStore, name: Uint8Array): boolean {
  * items); returns how many existed. A name given twice counts once.
  */
 export function del(kv: KvStore, names: readonly Uint8Array[]): number {
-  return kv.transaction(() => {
+  return atomically(kv, () => {
     let deleted = 0;
     for (const name of names) {
       const entry = readEntry(kv, name);

@@ -20,7 +20,7 @@ import {
   prefixEnd,
   UINT64_MAX,
 } from "../kv/keys.ts";
-import { checkType, countOf, writeCount } from "./_registry.ts";
+import { atomically, checkType, countOf, writeCount } from "./_registry.ts";
 import { ValueError } from "./errors.ts";
 
 /** One list entry: its index and value. */
@@ -33,7 +33,7 @@ function checkIndex(index: bigint): void {
 /** Stores `value` at `index` of the list `name`, replacing any value there. */
 export function ladd(kv: KvStore, name: Uint8Array, index: bigint, value: Uint8Array): void {
   checkIndex(index);
-  kv.transaction(() => {
+  atomically(kv, () => {
     const count = countOf(kv, name, "list");
     const key = listItemKey(name, index);
     const isNew = count === 0 || kv.get(key) === undefined;

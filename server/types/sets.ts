@@ -9,13 +9,13 @@
 
 import type { KvStore } from "../kv/kv_store.ts";
 import { dataPrefix, prefixEnd, setMemberKey } from "../kv/keys.ts";
-import { checkType, countOf, writeCount } from "./_registry.ts";
+import { atomically, checkType, countOf, writeCount } from "./_registry.ts";
 
 const EMPTY = new Uint8Array(0);
 
 /** Adds `members` to the set `name`; returns how many were new. */
 export function sadd(kv: KvStore, name: Uint8Array, members: readonly Uint8Array[]): number {
-  return kv.transaction(() => {
+  return atomically(kv, () => {
     const count = countOf(kv, name, "set");
     let added = 0;
     for (let i = 0; i < members.length; i++) {
@@ -35,7 +35,7 @@ export function sadd(kv: KvStore, name: Uint8Array, members: readonly Uint8Array
  * the last member deletes the key.
  */
 export function srem(kv: KvStore, name: Uint8Array, members: readonly Uint8Array[]): number {
-  return kv.transaction(() => {
+  return atomically(kv, () => {
     const count = countOf(kv, name, "set");
     if (count === 0) return 0;
     let removed = 0;

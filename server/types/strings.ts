@@ -6,7 +6,7 @@
 
 import type { KvStore } from "../kv/kv_store.ts";
 import { encodeRegistryValue, type RegistryEntry, registryKey, stringKey } from "../kv/keys.ts";
-import { checkType, deleteKey, readEntry } from "./_registry.ts";
+import { atomically, checkType, deleteKey, readEntry } from "./_registry.ts";
 import { WrongTypeError } from "./errors.ts";
 import { scanNames } from "./keyspace.ts";
 
@@ -25,7 +25,7 @@ export function get(kv: KvStore, name: Uint8Array): Uint8Array | undefined {
  * is replaced (its fields, members or items are deleted).
  */
 export function set(kv: KvStore, name: Uint8Array, value: Uint8Array): void {
-  kv.transaction(() => {
+  atomically(kv, () => {
     const entry = readEntry(kv, name);
     if (entry !== undefined && entry.type !== "string") deleteKey(kv, name, entry.type);
     write(kv, name, value, entry);
@@ -38,7 +38,7 @@ export function set(kv: KvStore, name: Uint8Array, value: Uint8Array): void {
  * when `name` holds another type, leaving it unchanged.
  */
 export function getset(kv: KvStore, name: Uint8Array, value: Uint8Array): Uint8Array | undefined {
-  return kv.transaction(() => {
+  return atomically(kv, () => {
     const entry = readEntry(kv, name);
     if (entry !== undefined && entry.type !== "string") throw new WrongTypeError();
     const old = entry === undefined ? undefined : kv.get(stringKey(name));
