@@ -24,7 +24,6 @@ import {
   encodeCommand,
   Random,
   RawConnection,
-  type RespReply,
   showReply,
   startServer,
   type TestServer,
@@ -44,7 +43,6 @@ const MiB = 1024 * 1024;
 const MAX_BLOB = 2 * MiB;
 const ROUNDS = 3;
 const WORKERS = 3;
-const decoder = new TextDecoder();
 
 /** The content of a blob, rebuilt from its seed and size (xorshift32). */
 function blobContent(seed: number, size: number): Uint8Array {
