@@ -470,3 +470,14 @@ export class Random {
     return out;
   }
 }
+
+/** The bytes of `parts`, one after the other. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

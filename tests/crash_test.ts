@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { DatabaseSync } from "node:sqlite";
 import {
+  concat,
   encodeCommand,
   Random,
   RawConnection,
@@ -90,16 +91,6 @@ interface Journal {
   readonly txs: TxRecord[];
   /** Replies that are wrong whatever the timing of the kill. */
   readonly unexpected: string[];
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /**
