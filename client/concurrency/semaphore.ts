@@ -12,7 +12,9 @@ export class Semaphore {
   /** Total capacity. */
   readonly capacity: number;
   #held = 0;
-  readonly #waiters: { weight: number; resolve: () => void }[] = [];
+  /** Waiters in order; `#head` is the first not yet served (shift() is O(n)). */
+  #waiters: ({ weight: number; resolve: () => void } | undefined)[] = [];
+  #head = 0;
 
   /** Builds a semaphore of `capacity` (> 0). */
   constructor(capacity: number) {
@@ -31,7 +33,7 @@ export class Semaphore {
 
   /** Resolves once `weight` is held; give it back with {@linkcode release}. */
   acquire(weight = 1): Promise<void> {
-    if (this.#waiters.length === 0 && this.#fits(weight)) {
+    if (this.#waiting === 0 && this.#fits(weight)) {
       this.#held += weight;
       return Promise.resolve();
     }
@@ -42,7 +44,7 @@ export class Semaphore {
 
   /** Takes `weight` if it is free now and nobody waits; whether it did. */
   tryAcquire(weight = 1): boolean {
-    if (this.#waiters.length > 0 || !this.#fits(weight)) return false;
+    if (this.#waiting > 0 || !this.#fits(weight)) return false;
     this.#held += weight;
     return true;
   }
@@ -50,11 +52,20 @@ export class Semaphore {
   /** Gives back `weight`, waking waiters that now fit. */
   release(weight = 1): void {
     this.#held -= weight;
-    while (this.#waiters.length > 0 && this.#fits(this.#waiters[0].weight)) {
-      const next = this.#waiters.shift()!;
+    while (this.#waiting > 0 && this.#fits(this.#waiters[this.#head]!.weight)) {
+      const next = this.#waiters[this.#head]!;
+      this.#waiters[this.#head++] = undefined;
       this.#held += next.weight;
       next.resolve();
     }
+    if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
+      this.#waiters = this.#waiters.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  get #waiting(): number {
+    return this.#waiters.length - this.#head;
   }
 
   /** Runs `task` holding `weight`, released when it settles. */

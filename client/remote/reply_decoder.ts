@@ -140,14 +140,40 @@ export class ReplyDecoder {
  * write in order (large arguments are not copied).
  */
 export function encodeRequest(args: readonly (string | Uint8Array)[]): Uint8Array[] {
-  const encoder = new TextEncoder();
+  // Text arguments and headers are gathered into one string and encoded at
+  // once (one TextEncoder call per run of text, not two per argument).
   const parts: Uint8Array[] = [];
-  let header = `*${args.length}\r\n`;
+  let text = `*${args.length}\r\n`;
   for (const arg of args) {
-    const bytes = typeof arg === "string" ? encoder.encode(arg) : arg;
-    parts.push(encoder.encode(`${header}$${bytes.length}\r\n`), bytes);
-    header = "\r\n";
+    if (typeof arg === "string") {
+      text += `$${utf8Length(arg)}\r\n${arg}\r\n`;
+    } else {
+      parts.push(encoder.encode(`${text}$${arg.length}\r\n`), arg);
+      text = "\r\n";
+    }
   }
-  parts.push(encoder.encode(header));
+  parts.push(encoder.encode(text));
   return parts;
+}
+
+const encoder = new TextEncoder();
+
+/** The UTF-8 length of `text` without encoding it. */
+function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2;
+        i++;
+        continue;
+      }
+      n += 2;
+    } else n += 2;
+  }
+  return n;
 }
