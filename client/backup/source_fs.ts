@@ -37,8 +37,11 @@ export interface SourceFs {
   readDir(path: string): Promise<string[]>;
   /** The target of symlink `path`. */
   readLink(path: string): Promise<string>;
-  /** The whole content of a (small) file. */
-  readFile(path: string): Promise<Uint8Array>;
+  /**
+   * The whole content of a (small) file, read into `buffer` when it fits
+   * (the result is then a view of `buffer`), else into a new array.
+   */
+  readFile(path: string, buffer: Uint8Array): Promise<Uint8Array>;
   /** The content of a file as a stream of pieces the consumer may keep. */
   open(path: string): Promise<ReadableStream<Uint8Array>>;
 }
@@ -84,7 +87,22 @@ export const denoSourceFs: SourceFs = {
     return names;
   },
   readLink: (path) => Deno.readLink(path),
-  readFile: (path) => Deno.readFile(path),
+  async readFile(path, buffer) {
+    using file = await Deno.open(path, { read: true });
+    let data = buffer;
+    let length = 0;
+    for (;;) {
+      if (length === data.length) {
+        // Larger than expected (it grew since lstat): continue in a new array.
+        const grown = new Uint8Array(data.length * 2 + 65536);
+        grown.set(data);
+        data = grown;
+      }
+      const n = await file.read(data.subarray(length));
+      if (n === null) return data.subarray(0, length);
+      length += n;
+    }
+  },
   async open(path) {
     const file = await Deno.open(path, { read: true });
     return file.readable;

@@ -92,6 +92,7 @@ export class RespClient {
   readonly #conn: Deno.TcpConn;
   readonly #pending = new PendingQueue();
   #outgoing: Uint8Array[] = [];
+  readonly #scratch = new Uint8Array(256 * 1024 + COALESCE_BELOW);
   #flushScheduled = false;
   readonly #decoder = new ReplyDecoder();
   #writing: Promise<void> = Promise.resolve();
@@ -158,7 +159,10 @@ export class RespClient {
     };
     const flushSmall = async () => {
       if (smallBytes === 0) return;
-      const joined = new Uint8Array(smallBytes);
+      // Writes are sequential, so one scratch buffer serves every flush.
+      const joined = smallBytes <= this.#scratch.length
+        ? this.#scratch.subarray(0, smallBytes)
+        : new Uint8Array(smallBytes);
       let at = 0;
       for (const p of small) {
         joined.set(p, at);
