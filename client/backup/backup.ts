@@ -171,6 +171,27 @@ async function* readingStream(
 
 /** Files up to this size are read in one call instead of streamed. */
 const SMALL_FILE = 4 * 1024 * 1024;
+/** Entries of one directory worked on at once. */
+const CHILDREN_AT_ONCE = 32;
+
+/** `fn` over `items` with at most `limit` calls running; results in order. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** Chunks checked with one BMULTIEXISTS at most. */
 const CHECK_BATCH = 32;
 /** Chunk ids remembered as present on the server, at most. */
@@ -306,7 +327,10 @@ class BackupRun {
   async #dir(path: string, name: string, stat: SourceStat): Promise<NodeResult> {
     const names = (await reading(path, () => this.#ports.fs.readDir(path))).sort();
     const prefix = path.endsWith("/") ? path : path + "/";
-    const children = await Promise.all(names.map(async (child) => {
+    // A bounded number of children at a time (not Promise.all over every
+    // name): the pending work of the tree stays proportional to its depth,
+    // not to its size.
+    const children = await mapLimit(names, CHILDREN_AT_ONCE, async (child) => {
       const childPath = prefix + child;
       if (child.includes("\uFFFD")) {
         this.#warn(
@@ -331,7 +355,7 @@ class BackupRun {
         return undefined;
       }
       return await this.#node(childPath, child, childStat);
-    }));
+    });
     const present = children.filter((c): c is NodeResult => c !== undefined);
     const members = present.map((c) => c.key);
     const dirKey = dirKeyOf(members);
