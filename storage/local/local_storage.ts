@@ -12,10 +12,10 @@
  * The 256 shard directories are created on the first put into each.
  *
  * A put is atomic and durable: the bytes go to a temp file in `tmp/`, which is
- * flushed (`fdatasync`) and closed, renamed to its final name, and then the
- * shard directory is flushed (`fsync`) so the rename survives a crash.
- * Concurrent puts into one shard share their directory flushes
- * ({@linkcode GroupSync}). Blob files are created read-only (mode 0444).
+ * made durable, renamed to its final name, and the rename made durable. On
+ * Linux both syncs are `syncfs` calls shared by every put in flight (group
+ * commit, {@linkcode GroupSync}); elsewhere the file is `fdatasync`ed and the
+ * shard directory `fsync`ed (concurrent puts sharing directory flushes). Blob files are created read-only (mode 0444).
  *
  * Opening a storage removes the files in `tmp/` that have not been modified
  * for {@linkcode STALE_TEMP_AGE_MS} (leftovers of puts interrupted by a crash).
