@@ -31,7 +31,8 @@ async function bput({ session }: CommandContext, [content]: Uint8Array[]): Promi
   const id = blobIdOf(content);
   if (!blobIndex.has(db.kv, id)) {
     await db.storage.put(id, content);
-    db.kv.transaction(() => blobIndex.add(db.kv, id, content.length));
+    // Recorded in the next group transaction with other connections' writes.
+    await db.committer.submit(() => blobIndex.add(db.kv, id, content.length));
   }
   return bulk(id);
 }
