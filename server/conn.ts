@@ -31,12 +31,25 @@ const MAX_BATCH = 1024;
 const FAIRNESS_SLICE_MS = 5;
 
 let lastTurn = performance.now();
+let lastWork = 0;
 let heartbeat: ReturnType<typeof setInterval> | undefined;
 
-/** Starts the (unref'd) heartbeat that records event-loop turns. */
-function startHeartbeat(): void {
+/**
+ * Notes that a connection works. The heartbeat that records event-loop turns
+ * runs while connections work and stops a second after the last work, so an
+ * idle server does not wake up.
+ */
+function working(): void {
+  lastWork = performance.now();
   if (heartbeat !== undefined) return;
-  const timer = setInterval(() => lastTurn = performance.now(), 1);
+  lastTurn = lastWork;
+  const timer = setInterval(() => {
+    lastTurn = performance.now();
+    if (lastTurn - lastWork > 1000) {
+      clearInterval(timer);
+      heartbeat = undefined;
+    }
+  }, 1);
   Deno.unrefTimer(timer);
   heartbeat = timer;
 }
@@ -127,7 +140,6 @@ export class Connection implements ConnectionState {
   async #loop(): Promise<void> {
     // The decoder copies what it is pushed, so one buffer serves every read.
     let buffer = new Uint8Array(MIN_READ_SIZE);
-    startHeartbeat();
     while (!this.#closed) {
       const n = await this.#conn.read(buffer);
       if (n === null) return;
@@ -170,6 +182,7 @@ export class Connection implements ConnectionState {
 
   async #run(commands: Uint8Array[][]): Promise<void> {
     this.busy = true;
+    working();
     try {
       const replies = await this.#executor.execute(this.#session, commands);
       this.lastProgress = this.#now();
