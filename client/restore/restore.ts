@@ -445,6 +445,28 @@ export async function restore(
     }
   };
 
+  /**
+   * Creates an entry with `make` at a temp name beside `abs`, sets its
+   * attributes and moves it into place; the temp entry is removed on failure.
+   */
+  const placeViaTemp = async (
+    parent: DirFrame,
+    abs: string,
+    meta: NodeMeta,
+    display: string,
+    make: (tmp: string) => Promise<void>,
+  ) => {
+    const tmp = `${parent.abs}/${tempName()}`;
+    try {
+      await make(tmp);
+      await setAttributes(tmp, meta, chown);
+      await commit(tmp, abs, display);
+    } catch (error) {
+      await Deno.remove(tmp).catch(() => {});
+      throw error;
+    }
+  };
+
   /** Restores a symlink or fifo; errors are thrown. */
   const restoreOther = async (parent: DirFrame, name: string, meta: NodeMeta, display: string) => {
     const abs = `${parent.abs}/${name}`;
@@ -471,22 +493,13 @@ export async function restore(
         }
         await setAttributes(abs, meta, chown);
       } else {
-        const tmp = `${parent.abs}/${tempName()}`;
-        try {
-          await Deno.symlink(linkTarget, tmp);
-          await setAttributes(tmp, meta, chown);
-          await commit(tmp, abs, display);
-        } catch (error) {
-          await Deno.remove(tmp).catch(() => {});
-          throw error;
-        }
+        await placeViaTemp(parent, abs, meta, display, (tmp) => Deno.symlink(linkTarget, tmp));
       }
       stats.symlinks++;
       return;
     }
     // A fifo.
-    const tmp = `${parent.abs}/${tempName()}`;
-    try {
+    await placeViaTemp(parent, abs, meta, display, async (tmp) => {
       const made = await new Deno.Command("mkfifo", {
         args: ["-m", "600", "--", tmp],
         stdin: "null",
@@ -494,12 +507,7 @@ export async function restore(
         stderr: "piped",
       }).output();
       if (!made.success) throw new Error(new TextDecoder().decode(made.stderr).trim());
-      await setAttributes(tmp, meta, chown);
-      await commit(tmp, abs, display);
-    } catch (error) {
-      await Deno.remove(tmp).catch(() => {});
-      throw error;
-    }
+    });
     stats.specials++;
   };
 

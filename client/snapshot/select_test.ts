@@ -7,23 +7,10 @@ import {
   SnapshotNotFoundError,
   SnapshotSpecError,
 } from "./select.ts";
+import { testSnapshot } from "./_testing/write_tree.ts";
 
 function snap(key: string, host: string, path: string, timeUs: bigint): SnapshotEntry {
-  return {
-    key: `s:${key.padEnd(64, "0")}`,
-    ref: "m:x",
-    host,
-    path,
-    timeUs,
-    tags: [],
-    files: 0,
-    dirs: 0,
-    bytes: 0,
-    newBytes: 0,
-    newChunks: 0,
-    errors: 0,
-    client: "test",
-  };
+  return { key: `s:${key.padEnd(64, "0")}`, ...testSnapshot({ host, path, timeUs }) };
 }
 
 const LIST = [

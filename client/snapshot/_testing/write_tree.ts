@@ -140,8 +140,13 @@ export function commitTree(
   ref: string,
   snapshot: Partial<Omit<Snapshot, "ref">> = {},
 ): Promise<string> {
-  return repo.commitSnapshot({
-    ref,
+  return repo.commitSnapshot(testSnapshot({ ref, ...snapshot }));
+}
+
+/** A snapshot record for tests: zero counters, fixed host, path and time, with `fields` on top. */
+export function testSnapshot(fields: Partial<Snapshot> = {}): Snapshot {
+  return {
+    ref: "m:x",
     host: "testhost",
     path: "/data",
     timeUs: 1_700_000_000_000_000n,
@@ -153,6 +158,6 @@ export function commitTree(
     newChunks: 0,
     errors: 0,
     client: "test",
-    ...snapshot,
-  });
+    ...fields,
+  };
 }
