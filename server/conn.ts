@@ -88,6 +88,7 @@ export class Connection implements ConnectionState {
   readonly #now: () => number;
   #closed = false;
   #draining = false;
+  #writer: ReplyWriter | undefined;
   /** See {@linkcode ConnectionState.lastProgress}. */
   lastProgress: number;
   /** See {@linkcode ConnectionState.busy}. */
@@ -193,7 +194,11 @@ export class Connection implements ConnectionState {
   }
 
   async #write(replies: readonly Reply[]): Promise<void> {
-    const writer = new ReplyWriter(this.#session.protocol);
+    // One writer per protocol version, reused: its scratch buffer serves
+    // many replies (it never writes bytes it has handed out).
+    const protocol = this.#session.protocol;
+    if (this.#writer?.protocol !== protocol) this.#writer = new ReplyWriter(protocol);
+    const writer = this.#writer;
     for (const reply of replies) writer.write(reply);
     for (const chunk of writer.takeChunks()) {
       let offset = 0;

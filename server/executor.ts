@@ -118,7 +118,10 @@ export class Executor {
       if ("reply" in plan) {
         replies.push(plan.reply);
         i++;
-      } else if (plan.batch) {
+      } else if (plan.batch && hasFlag(plan.spec, "write")) {
+        // A write opens a group transaction, which the commands after it
+        // join (reads too). A read alone needs none: nothing is pending
+        // outside a transaction, so it sees exactly what is committed.
         const first = replies.length;
         try {
           next = await session.db.committer.submit(() => {

@@ -57,7 +57,11 @@ export interface TransactionOptions {
 export interface KvStore {
   /** The value under `key`, or `undefined`. */
   get(key: Uint8Array): Uint8Array | undefined;
-  /** Stores `value` under `key`, replacing any previous value. */
+  /**
+   * Stores `value` under `key`, replacing any previous value. Inside a
+   * transaction the store may keep `key` and `value` by reference until the
+   * transaction ends: do not modify them before then.
+   */
   set(key: Uint8Array, value: Uint8Array): void;
   /** Deletes `key`; returns whether it existed. */
   delete(key: Uint8Array): boolean;

@@ -16,7 +16,7 @@
 /** Keys longer than this are not cached. */
 const MAX_KEY_BYTES = 512;
 /** Values longer than this are not cached. */
-const MAX_VALUE_BYTES = 1024;
+export const MAX_VALUE_BYTES = 1024;
 
 /** Marks a key known to be absent. */
 const ABSENT: unique symbol = Symbol("absent");
@@ -24,7 +24,12 @@ const ABSENT: unique symbol = Symbol("absent");
 /** The result of a cache lookup: a value, known absence, or a miss. */
 export type CacheLookup = Uint8Array | typeof ABSENT | undefined;
 
-function cacheKey(key: Uint8Array): string | undefined {
+/**
+ * The cache's string form of `key` (one char per byte), or `undefined` for a
+ * key too long to cache. Callers that look a key up and then remember it
+ * compute this once and use the `…At` methods.
+ */
+export function cacheKey(key: Uint8Array): string | undefined {
   if (key.length > MAX_KEY_BYTES) return undefined;
   // Latin-1: one char per byte, so distinct keys give distinct strings.
   return String.fromCharCode.apply(null, key as unknown as number[]);
@@ -49,7 +54,11 @@ export class ReadCache {
   /** The cached value, {@linkcode ReadCache.ABSENT}, or undefined on a miss. */
   lookup(key: Uint8Array): CacheLookup {
     const k = cacheKey(key);
-    if (k === undefined) return undefined;
+    return k === undefined ? undefined : this.lookupAt(k);
+  }
+
+  /** {@linkcode ReadCache.lookup} by the key's {@linkcode cacheKey}. */
+  lookupAt(k: string): CacheLookup {
     const young = this.#young.get(k);
     if (young !== undefined) return young;
     const old = this.#old.get(k);
@@ -76,6 +85,20 @@ export class ReadCache {
     }
     // A copy: the caller's array may be a view pinning a larger buffer.
     this.#put(k, value === undefined ? ABSENT : value.slice());
+  }
+
+  /**
+   * Records that the key whose {@linkcode cacheKey} is `k` holds `value`,
+   * which the cache keeps as is (the caller passes a private copy and never
+   * modifies it). A value over the cache's limit evicts the key instead.
+   */
+  rememberAt(k: string, value: Uint8Array): void {
+    this.#old.delete(k);
+    if (value.length > MAX_VALUE_BYTES) {
+      this.#young.delete(k);
+      return;
+    }
+    this.#put(k, value);
   }
 
   /** Forgets everything. */

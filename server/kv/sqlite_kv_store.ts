@@ -16,7 +16,7 @@
  * @module
  */
 
-import { ReadCache } from "./read_cache.ts";
+import { cacheKey, MAX_VALUE_BYTES, ReadCache } from "./read_cache.ts";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { KvEntry, KvStore, ScanOptions, TransactionOptions } from "./kv_store.ts";
 import { keyAfter } from "./keys.ts";
@@ -84,10 +84,23 @@ function promiseError(): TypeError {
   );
 }
 
+/** A write held back until the transaction's commit. */
+interface PendingWrite {
+  readonly key: Uint8Array;
+  value: Uint8Array;
+}
+
 /** A {@linkcode KvStore} backed by one SQLite file. */
 export class SqliteKvStore implements KvStore {
   readonly #db: DatabaseSync;
   readonly #cache = new ReadCache();
+  /**
+   * Small writes of the open transaction not yet given to SQLite, by cache
+   * key: repeated writes of a hot key cost one statement per transaction.
+   * Flushed before anything that reads SQLite in bulk (scan, count, range
+   * delete), before a savepoint and before the commit; dropped on rollback.
+   */
+  readonly #pending = new Map<string, PendingWrite>();
   readonly #get: StatementSync;
   readonly #set: StatementSync;
   readonly #delete: StatementSync;
@@ -154,29 +167,63 @@ export class SqliteKvStore implements KvStore {
    * with the read cache: do not modify them.
    */
   get(key: Uint8Array): Uint8Array | undefined {
-    const cached = this.#cache.lookup(key);
-    if (cached !== undefined) return cached === ReadCache.ABSENT ? undefined : cached;
+    const k = cacheKey(key);
+    if (k !== undefined) {
+      const pending = this.#pending.get(k);
+      if (pending !== undefined) return pending.value;
+      const cached = this.#cache.lookupAt(k);
+      if (cached !== undefined) return cached === ReadCache.ABSENT ? undefined : cached;
+    }
     const row = this.#get.get(key) as unknown as [Uint8Array] | undefined;
     const value = row === undefined ? undefined : row[0];
     this.#cache.remember(key, value);
     return value;
   }
 
-  /** Stores `value` under `key`, replacing any previous value. */
+  /**
+   * Stores `value` under `key`, replacing any previous value. Inside a
+   * transaction a small write may reach SQLite only at the commit (or the
+   * next bulk read), which is invisible to callers of this store.
+   */
   set(key: Uint8Array, value: Uint8Array): void {
+    const k = cacheKey(key);
+    if (k !== undefined && this.#depth > 0 && value.length <= MAX_VALUE_BYTES) {
+      // Kept by reference: the KvStore contract forbids modifying them
+      // before the transaction ends. The cache learns the value at flush.
+      const pending = this.#pending.get(k);
+      if (pending === undefined) this.#pending.set(k, { key, value });
+      else pending.value = value;
+      return;
+    }
+    if (k !== undefined) this.#pending.delete(k);
     this.#set.run(key, value);
     this.#cache.remember(key, value);
   }
 
   /** Deletes `key`; returns whether it existed. */
   delete(key: Uint8Array): boolean {
-    const existed = this.#delete.run(key).changes !== 0;
+    const k = cacheKey(key);
+    const wasPending = k !== undefined && this.#pending.delete(k);
+    const existed = this.#delete.run(key).changes !== 0 || wasPending;
     this.#cache.remember(key, undefined);
     return existed;
   }
 
+  /** Gives the pending writes to SQLite. */
+  #flush(): void {
+    if (this.#pending.size === 0) return;
+    const statement = this.#set;
+    const cache = this.#cache;
+    for (const [k, write] of this.#pending) {
+      statement.run(write.key, write.value);
+      cache.rememberAt(k, write.value.slice());
+    }
+    this.#pending.clear();
+  }
+
   /** Deletes every key in [start, end); returns how many were deleted. */
   deleteRange(start: Uint8Array, end: Uint8Array): number {
+    this.#flush();
     const deleted = Number(this.#deleteRange.run(start, end).changes);
     if (deleted > 0) this.#cache.clear();
     return deleted;
@@ -184,6 +231,7 @@ export class SqliteKvStore implements KvStore {
 
   /** Number of keys in [start, end). */
   count(start: Uint8Array, end: Uint8Array): number {
+    this.#flush();
     const row = this.#count.get(start, end) as unknown as [number];
     return row[0];
   }
@@ -208,6 +256,7 @@ export class SqliteKvStore implements KvStore {
     reverse: boolean,
     limit: number,
   ): Generator<KvEntry, void, undefined> {
+    this.#flush();
     let remaining = limit;
     let page = FIRST_PAGE;
     while (remaining > 0) {
@@ -252,8 +301,10 @@ export class SqliteKvStore implements KvStore {
       try {
         result = fn();
         if (isPromiseLike(result)) throw promiseError();
+        this.#flush();
         this.#commit.run();
       } catch (error) {
+        this.#pending.clear();
         this.#cache.clear();
         if (this.#db.isTransaction) this.#rollback.run();
         throw error;
@@ -269,6 +320,9 @@ export class SqliteKvStore implements KvStore {
   }
 
   #nested<T>(fn: () => T): T {
+    // Whatever is pending was written before the savepoint: a rollback to it
+    // then simply drops what is pending at that time.
+    this.#flush();
     this.#savepoint.run();
     this.#depth++;
     let result: T;
@@ -277,6 +331,7 @@ export class SqliteKvStore implements KvStore {
       if (isPromiseLike(result)) throw promiseError();
     } catch (error) {
       // SQLite may already have rolled back the whole transaction (I/O error).
+      this.#pending.clear();
       this.#cache.clear();
       if (this.#db.isTransaction) {
         this.#rollbackTo.run();

@@ -373,3 +373,58 @@ Deno.test({
     assert.equal(syncs.nested_durable, 1, "a nested durable request makes the commit durable");
   }),
 });
+
+Deno.test("writes held back in a transaction are seen by reads, scans, counts and savepoints", () => {
+  const kv = memory();
+  const big = new Uint8Array(4096).fill(7);
+  kv.transaction(() => {
+    kv.set(b(1), b(10));
+    kv.set(b(1), b(11));
+    assert.deepEqual(kv.get(b(1)), b(11));
+    assert.deepEqual(hexKeys(kv), ["01"]);
+    assert.equal(kv.count(b(0), b(9)), 1);
+    kv.set(b(2), b(20));
+    kv.set(b(2), big); // a large value is written through and replaces the held one
+    kv.set(b(3), b(30));
+    assert.equal(kv.delete(b(3)), true, "a held-back key existed");
+    assert.equal(kv.get(b(3)), undefined);
+    assert.throws(() =>
+      kv.transaction(() => {
+        kv.set(b(4), b(40));
+        kv.set(b(1), b(12));
+        throw new Error("inner");
+      })
+    );
+    assert.deepEqual(kv.get(b(1)), b(11), "the savepoint's write is undone");
+    assert.equal(kv.get(b(4)), undefined);
+  });
+  assert.deepEqual(kv.get(b(2)), big);
+  assert.deepEqual([...kv.scan()].map((e) => [e.key.toHex(), e.value.length]), [
+    ["01", 1],
+    ["02", 4096],
+  ]);
+  assert.throws(() =>
+    kv.transaction(() => {
+      kv.set(b(5), b(50));
+      throw new Error("outer");
+    })
+  );
+  assert.equal(kv.get(b(5)), undefined, "a rolled-back held-back write is gone");
+  assert.deepEqual(hexKeys(kv), ["01", "02"]);
+  kv.close();
+});
+
+Deno.test(
+  "a held-back write reaches the file at commit",
+  withTempDir((dir) => {
+    const path = `${dir}/kv.sqlite`;
+    const kv = SqliteKvStore.open(path);
+    kv.transaction(() => {
+      for (let i = 0; i < 1000; i++) kv.set(b(1), b(i & 255));
+    });
+    kv.close();
+    const reopened = SqliteKvStore.open(path);
+    assert.deepEqual(reopened.get(b(1)), b(999 & 255));
+    reopened.close();
+  }),
+);

@@ -94,6 +94,9 @@ function showByte(c: number): string {
   return c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`;
 }
 
+/** `#args` between commands; never written (a command gets a fresh array). */
+const NO_ARGS: Uint8Array[] = [];
+
 /**
  * Decodes a stream of client requests into commands, each an array of
  * arguments (the command name first).
@@ -118,9 +121,14 @@ export class RequestDecoder {
   /** Bulk strings still to read in the current array; 0 between commands. */
   #argsLeft = 0;
   /** Arguments read so far of the current array. */
-  #args: Uint8Array[] = [];
-  /** Arguments parsed but still in the buffer: start and length pairs. */
+  #args: Uint8Array[] = NO_ARGS;
+  /**
+   * Arguments parsed but still in the buffer: start and length pairs in
+   * `[0, #spanCount)` (a count rather than `length = 0`, which would free
+   * the array's storage after every command).
+   */
   readonly #spans: number[] = [];
+  #spanCount = 0;
   /** Small arguments are copied into slabs; `[#slabUsed, end)` is free. */
   #slab = new Uint8Array(0);
   #slabUsed = 0;
@@ -212,7 +220,7 @@ export class RequestDecoder {
       }
       if (!this.#readBulks()) return undefined;
       const command = this.#args;
-      this.#args = [];
+      this.#args = NO_ARGS;
       this.#pendingBytes = 0;
       this.#requestBytes = 0;
       return command;
@@ -266,7 +274,8 @@ export class RequestDecoder {
         this.#start = start + 2;
       } else if (available >= len + 2) {
         this.#checkTerminator(start + len);
-        spans.push(start, len);
+        spans[this.#spanCount++] = start;
+        spans[this.#spanCount++] = len;
         this.#pendingBytes += len;
         this.#start = start + len + 2;
       } else if (len >= DIRECT_BULK_MIN) {
@@ -295,7 +304,7 @@ export class RequestDecoder {
    */
   #takeSpans(): void {
     const spans = this.#spans;
-    const n = spans.length;
+    const n = this.#spanCount;
     if (n === 0) return;
     const buf = this.#buf;
     const first = spans[0];
@@ -323,7 +332,7 @@ export class RequestDecoder {
       const offset = spans[i] + base;
       this.#args.push(block.subarray(offset, offset + spans[i + 1]));
     }
-    spans.length = 0;
+    this.#spanCount = 0;
   }
 
   #checkTerminator(at: number): void {
