@@ -1,8 +1,10 @@
 /**
- * The blob index of a database: which blobs its storage holds and their
- * sizes, kept in the kv store (`0x00 'b' | sha256` → uint64 size) with two
- * counters for BCNT and BSIZE. BEXISTS answers from here without touching
- * the storage.
+ * The blob index of a database: which blobs its storage holds, their sizes
+ * and where they are, kept in the kv store (`0x00 'b' | sha256` → uint64
+ * size for a blob stored on its own, or uint64 size | 32-byte pack hash |
+ * uint64 offset for a blob inside a pack, see `packs/pack_format.ts`) with
+ * two counters for BCNT and BSIZE. BEXISTS answers from here without
+ * touching the storage.
  *
  * An entry is added only after the storage's `put` resolved, so the index
  * never names a blob that is not durable.
@@ -11,6 +13,7 @@
  */
 
 import type { KvStore } from "./kv/kv_store.ts";
+import type { PackLocation } from "./packs/blob_packer.ts";
 import {
   BLOB_INDEX_END,
   BLOB_INDEX_START,
@@ -53,14 +56,39 @@ export function has(kv: KvStore, id: string): boolean {
 /** The size of blob `id`, or undefined. */
 export function size(kv: KvStore, id: string): number | undefined {
   const value = kv.get(blobIndexKey(hexToBytes(id)));
-  return value === undefined ? undefined : Number(decodeUint64(value));
+  return value === undefined ? undefined : Number(decodeUint64(value, 0));
 }
 
-/** Records blob `id` of `bytes` bytes; returns false if it was already indexed. Call in a transaction. */
-export function add(kv: KvStore, id: string, bytes: number): boolean {
+/** Where blob `id` is: `undefined` when not indexed, `"standalone"` for a blob stored under its own id. */
+export function locate(kv: KvStore, id: string): PackLocation | "standalone" | undefined {
+  const value = kv.get(blobIndexKey(hexToBytes(id)));
+  if (value === undefined) return undefined;
+  if (value.length < PACKED_VALUE_BYTES) return "standalone";
+  return {
+    pack: bytesToHex(value.subarray(8, 40)),
+    offset: Number(decodeUint64(value, 40)),
+    length: Number(decodeUint64(value, 0)),
+  };
+}
+
+const PACKED_VALUE_BYTES = 48;
+
+/**
+ * Records blob `id` of `bytes` bytes, stored on its own or at `packed`;
+ * returns false if it was already indexed. Call in a transaction.
+ */
+export function add(kv: KvStore, id: string, bytes: number, packed?: PackLocation): boolean {
   const key = blobIndexKey(hexToBytes(id));
   if (kv.get(key) !== undefined) return false;
-  kv.set(key, encodeUint64(BigInt(bytes)));
+  let value = encodeUint64(BigInt(bytes));
+  if (packed !== undefined) {
+    const packedValue = new Uint8Array(PACKED_VALUE_BYTES);
+    packedValue.set(value, 0);
+    packedValue.set(hexToBytes(packed.pack), 8);
+    packedValue.set(encodeUint64(BigInt(packed.offset)), 40);
+    value = packedValue;
+  }
+  kv.set(key, value);
   bump(kv, COUNT_KEY, 1);
   bump(kv, BYTES_KEY, bytes);
   return true;
@@ -73,7 +101,7 @@ export function remove(kv: KvStore, id: string): boolean {
   if (value === undefined) return false;
   kv.delete(key);
   bump(kv, COUNT_KEY, -1);
-  bump(kv, BYTES_KEY, -Number(decodeUint64(value)));
+  bump(kv, BYTES_KEY, -Number(decodeUint64(value, 0)));
   return true;
 }
 
@@ -90,6 +118,6 @@ export function totalBytes(kv: KvStore): number {
 /** Every indexed blob, in id order. */
 export function* list(kv: KvStore): Generator<{ id: string; size: number }> {
   for (const { key, value } of kv.scan({ start: BLOB_INDEX_START, end: BLOB_INDEX_END })) {
-    yield { id: bytesToHex(blobIndexHash(key)), size: Number(decodeUint64(value)) };
+    yield { id: bytesToHex(blobIndexHash(key)), size: Number(decodeUint64(value, 0)) };
   }
 }

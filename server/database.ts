@@ -9,6 +9,8 @@ import type { KvStore } from "./kv/kv_store.ts";
 import type { BlobStorage } from "../storage/blob_storage.ts";
 import { isValidDatabaseName } from "./config.ts";
 import { GroupCommitter } from "./group_commit.ts";
+import { BlobPacker } from "./packs/blob_packer.ts";
+import { PackReader } from "./packs/pack_reader.ts";
 
 /** One open database. */
 export interface Database {
@@ -20,7 +22,19 @@ export interface Database {
   readonly storage: BlobStorage;
   /** Runs the pipelined commands of all connections in shared transactions. */
   readonly committer: GroupCommitter;
+  /** Collects small blobs into packs (see packs/pack_format.ts). */
+  readonly packer: BlobPacker;
+  /** Reads blobs out of packs. */
+  readonly packReader: PackReader;
+  /** Blobs shorter than this go into packs; longer ones are stored on their own. */
+  readonly packBelowBytes: number;
 }
+
+/**
+ * Blobs below this size are packed. The chunker's smallest chunk is 512 KiB,
+ * so these are whole small files and the ends of larger ones.
+ */
+export const PACK_BELOW_BYTES = 512 * 1024;
 
 /** How the registry opens the parts of a database; injected so tests can choose. */
 export interface DatabaseOpeners {
@@ -74,7 +88,15 @@ export class DatabaseRegistry {
       await storage.close();
       throw error;
     }
-    const db: Database = { name, kv, storage, committer: new GroupCommitter(kv) };
+    const db: Database = {
+      name,
+      kv,
+      storage,
+      committer: new GroupCommitter(kv),
+      packer: new BlobPacker(storage),
+      packReader: new PackReader(storage),
+      packBelowBytes: PACK_BELOW_BYTES,
+    };
     this.#ready.set(name, db);
     return db;
   }
@@ -89,6 +111,9 @@ export class DatabaseRegistry {
     const dbs = [...this.#ready.values()];
     this.#ready.clear();
     this.#open.clear();
+    // Pack writes still running end first (their blobs are not acknowledged
+    // yet, and their index records are not written: nothing is lost).
+    await Promise.all(dbs.map((db) => db.packer.close()));
     for (const db of dbs) db.kv.close();
     await Promise.all(dbs.map((db) => db.storage.close()));
   }

@@ -46,6 +46,15 @@ export interface BlobStorage {
   put(id: string, data: Uint8Array): Promise<void>;
   /** The bytes of blob `id`, verified against the id. */
   get(id: string): Promise<Uint8Array>;
+  /**
+   * `length` bytes of blob `id` starting at `offset`, NOT verified (a part
+   * cannot be checked against the id: callers verify what they store inside
+   * a blob, as packs do for their blobs). Rejects with
+   * {@linkcode BlobNotFoundError} for a missing blob and with
+   * {@linkcode BlobCorruptError} when the blob is shorter than
+   * `offset + length`. Optional: callers fall back to `get`.
+   */
+  getRange?(id: string, offset: number, length: number): Promise<Uint8Array>;
   /** Whether blob `id` exists. */
   has(id: string): Promise<boolean>;
   /** Every stored blob, streamed. */
@@ -86,5 +95,19 @@ export class InvalidBlobIdError extends TypeError {
   constructor(id: string) {
     super(`Cannot use blob id "${id.slice(0, 80)}": not 64 lowercase hex characters`);
     this.name = "InvalidBlobIdError";
+  }
+}
+
+/**
+ * Checks the arguments of {@linkcode BlobStorage.getRange}: `offset` and
+ * `length` are non-negative safe integers.
+ *
+ * @throws {RangeError} otherwise.
+ */
+export function assertRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new RangeError(
+      `Cannot read range ${offset}+${length}: offset and length must be non-negative integers`,
+    );
   }
 }

@@ -275,8 +275,10 @@ Deno.test("ddb serve keeps every acknowledged write across kill -9", async (t) =
         );
         assert.ok(ackedBlobs > 0 && ackedTxs > 0, "nothing was acknowledged before the kill");
 
+        // Every stored object (a large blob, or a pack of small ones) is whole;
+        // assertJournal below reads every acknowledged blob back.
         const files = await assertBlobFilesIntact(join(dataDir, "blobs", "default"));
-        assert.ok(files >= new Set(journal.blobs.filter((b) => b.acked).map((b) => b.hash)).size);
+        if (journal.blobs.some((b) => b.acked)) assert.ok(files > 0, "no blob files");
 
         const restarted = await startServer({ dataDir });
         try {

@@ -30,9 +30,15 @@ async function bput({ session }: CommandContext, [content]: Uint8Array[]): Promi
   const db = session.db;
   const id = blobIdOf(content);
   if (!blobIndex.has(db.kv, id)) {
-    await db.storage.put(id, content);
-    // Recorded in the next group transaction with other connections' writes.
-    await db.committer.submit(() => blobIndex.add(db.kv, id, content.length));
+    if (content.length < db.packBelowBytes) {
+      // Small blobs share pack objects (see packs/): one storage write for many.
+      const location = await db.packer.add(id, content);
+      await db.committer.submit(() => blobIndex.add(db.kv, id, content.length, location));
+    } else {
+      await db.storage.put(id, content);
+      // Recorded in the next group transaction with other connections' writes.
+      await db.committer.submit(() => blobIndex.add(db.kv, id, content.length));
+    }
   }
   return bulk(id);
 }
@@ -40,9 +46,11 @@ async function bput({ session }: CommandContext, [content]: Uint8Array[]): Promi
 async function bget({ session, server }: CommandContext, [hash]: Uint8Array[]): Promise<Reply> {
   const db = session.db;
   const id = blobId(hash);
-  if (!blobIndex.has(db.kv, id)) return NULL;
+  const location = blobIndex.locate(db.kv, id);
+  if (location === undefined) return NULL;
   try {
-    return bulk(await db.storage.get(id));
+    if (location === "standalone") return bulk(await db.storage.get(id));
+    return bulk(await db.packReader.read(id, location));
   } catch (error) {
     if (error instanceof BlobNotFoundError || error instanceof BlobCorruptError) {
       server.logger.error("blob.unreadable", { db: db.name, id, error: error.message });

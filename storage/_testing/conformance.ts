@@ -72,6 +72,7 @@ export function runConformanceSuite(
     ["list sees exactly the stored blobs with their sizes", listMany],
     ["64 concurrent puts and gets", concurrent],
     ["read-after-write", readAfterWrite],
+    ["getRange reads parts, rejects missing blobs and ranges past the end", getRange],
   ];
   const { corrupt } = options;
   if (corrupt) {
@@ -277,4 +278,21 @@ async function corruptGet(
   );
   assert.ok(error instanceof BlobCorruptError, `expected BlobCorruptError, got ${error}`);
   assert.equal(error.id, id);
+}
+
+async function getRange(storage: BlobStorage): Promise<void> {
+  if (storage.getRange === undefined) return; // Optional: callers fall back to get.
+  const data = content(7, 300_000);
+  const id = await putBlob(storage, data);
+  for (const [offset, length] of [[0, 0], [0, 10], [1, 99], [123_456, 70_000], [299_990, 10]]) {
+    assertBytes(
+      await storage.getRange(id, offset, length),
+      data.subarray(offset, offset + length),
+      `range ${offset}+${length}`,
+    );
+  }
+  await assert.rejects(storage.getRange(id, 299_995, 10), BlobCorruptError);
+  await assert.rejects(storage.getRange("ab".repeat(32), 0, 1), BlobNotFoundError);
+  await assert.rejects(storage.getRange(id, -1, 1), RangeError);
+  await assert.rejects(storage.getRange("nope", 0, 1), InvalidBlobIdError);
 }

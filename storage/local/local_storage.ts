@@ -28,7 +28,13 @@
 import { randomUUID } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type BlobInfo, BlobNotFoundError, type BlobStorage } from "../blob_storage.ts";
+import {
+  assertRange,
+  BlobCorruptError,
+  type BlobInfo,
+  BlobNotFoundError,
+  type BlobStorage,
+} from "../blob_storage.ts";
 import { assertBlobId, isBlobId, verifyBlob } from "../blob_id.ts";
 import { GroupSync } from "./group_sync.ts";
 import { type FsSyncer, openSyncfs } from "./syncfs.ts";
@@ -288,6 +294,45 @@ export class LocalStorage implements BlobStorage {
     }
     verifyBlob(id, data);
     return data;
+  }
+
+  /**
+   * `length` bytes of blob `id` from `offset`, read without verifying the
+   * whole blob (see {@linkcode BlobStorage.getRange}).
+   *
+   * @throws {InvalidBlobIdError} when `id` is malformed.
+   * @throws {BlobNotFoundError} when the blob does not exist.
+   * @throws {BlobCorruptError} when the blob is shorter than the range.
+   */
+  async getRange(id: string, offset: number, length: number): Promise<Uint8Array> {
+    this.#assertOpen();
+    assertBlobId(id);
+    assertRange(offset, length);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.#path(id), { read: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new BlobNotFoundError(id, { cause: error });
+      throw error;
+    }
+    try {
+      const out = new Uint8Array(length);
+      if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+      let filled = 0;
+      while (filled < length) {
+        const n = await file.read(out.subarray(filled));
+        if (n === null) {
+          throw new BlobCorruptError(
+            id,
+            `${offset + filled} bytes long, range ${offset}+${length} asked`,
+          );
+        }
+        filled += n;
+      }
+      return out;
+    } finally {
+      file.close();
+    }
   }
 
   /**

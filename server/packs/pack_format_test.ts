@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { decodePack, encodePack, PackFormatError } from "./pack_format.ts";
+
+const sha = (data: Uint8Array) => new Uint8Array(createHash("sha256").update(data).digest());
+
+Deno.test("encodePack places blobs back to back and decodePack finds them again", () => {
+  const datas = [new Uint8Array(0), Uint8Array.of(1, 2, 3), new Uint8Array(1000).fill(9)];
+  const blobs = datas.map((data) => ({ hash: sha(data), data }));
+  const { bytes, entries } = encodePack(blobs);
+  assert.deepEqual(entries.map((e) => [e.offset, e.length]), [[0, 0], [0, 3], [3, 1000]]);
+  assert.equal(bytes.length, 1003 + 3 * 36 + 12);
+  const decoded = decodePack(bytes);
+  assert.deepEqual(decoded, entries.map((e, i) => ({ ...e, hash: blobs[i].hash })));
+  for (const [i, e] of decoded.entries()) {
+    assert.deepEqual(bytes.subarray(e.offset, e.offset + e.length), datas[i]);
+  }
+  assert.deepEqual(decodePack(encodePack([]).bytes), []);
+});
+
+Deno.test("decodePack refuses what is not a whole pack", () => {
+  const { bytes } = encodePack([{ hash: sha(Uint8Array.of(7)), data: Uint8Array.of(7) }]);
+  assert.throws(() => decodePack(bytes.subarray(1)), PackFormatError);
+  assert.throws(() => decodePack(bytes.subarray(0, bytes.length - 1)), PackFormatError);
+  assert.throws(() => decodePack(new Uint8Array(5)), PackFormatError);
+  const lying = bytes.slice();
+  new DataView(lying.buffer).setUint32(lying.length - 12, 1000);
+  assert.throws(() => decodePack(lying), PackFormatError);
+  assert.throws(
+    () => encodePack([{ hash: new Uint8Array(31), data: new Uint8Array(1) }]),
+    RangeError,
+  );
+});

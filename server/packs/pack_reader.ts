@@ -1,0 +1,81 @@
+/**
+ * Reading one blob out of a pack: a range read when the storage has
+ * `getRange`, else the whole pack (verified by the storage) from a small
+ * cache of recently read packs. Either way the blob is verified against its
+ * own id before it is returned.
+ *
+ * @module
+ */
+
+import { BlobCorruptError, type BlobStorage } from "../../storage/blob_storage.ts";
+import { blobIdOf } from "../../storage/blob_id.ts";
+import type { PackLocation } from "./blob_packer.ts";
+
+/** Reads packed blobs from one storage. */
+export class PackReader {
+  readonly #storage: BlobStorage;
+  readonly #cacheBytes: number;
+  /** Whole packs by id, least recently used first. */
+  readonly #cache = new Map<string, CachedPack>();
+  #cachedBytes = 0;
+
+  /** Builds a reader of `storage`; `cacheBytes` bounds the cache of whole packs. */
+  constructor(storage: BlobStorage, cacheBytes = 64 * 1024 * 1024) {
+    this.#storage = storage;
+    this.#cacheBytes = cacheBytes;
+  }
+
+  /**
+   * The bytes of blob `id` at `location`, verified against `id`.
+   *
+   * @throws {BlobNotFoundError} when the pack is missing.
+   * @throws {BlobCorruptError} when the bytes do not hash to `id` or the pack is too short.
+   */
+  async read(id: string, location: PackLocation): Promise<Uint8Array> {
+    const { pack, offset, length } = location;
+    let data: Uint8Array;
+    if (this.#storage.getRange !== undefined) {
+      data = await this.#storage.getRange(pack, offset, length);
+    } else {
+      const bytes = await this.#whole(pack);
+      if (offset + length > bytes.length) {
+        throw new BlobCorruptError(id, `pack ${pack} is ${bytes.length} bytes, too short`);
+      }
+      data = bytes.slice(offset, offset + length);
+    }
+    if (blobIdOf(data) !== id) {
+      throw new BlobCorruptError(id, `the bytes at ${offset}+${length} of pack ${pack} differ`);
+    }
+    return data;
+  }
+
+  #whole(pack: string): Promise<Uint8Array> {
+    const cached = this.#cache.get(pack);
+    if (cached !== undefined) {
+      this.#cache.delete(pack);
+      this.#cache.set(pack, cached);
+      return cached.bytes;
+    }
+    const entry: CachedPack = { bytes: this.#storage.get(pack), size: 0 };
+    this.#cache.set(pack, entry);
+    entry.bytes.then((bytes) => {
+      if (this.#cache.get(pack) !== entry) return;
+      entry.size = bytes.length;
+      this.#cachedBytes += bytes.length;
+      for (const [id, old] of this.#cache) {
+        if (this.#cachedBytes <= this.#cacheBytes || id === pack) break;
+        this.#cache.delete(id);
+        this.#cachedBytes -= old.size;
+      }
+    }, () => {
+      if (this.#cache.get(pack) === entry) this.#cache.delete(pack);
+    });
+    return entry.bytes;
+  }
+}
+
+interface CachedPack {
+  bytes: Promise<Uint8Array>;
+  /** Its size once read (0 before): what it counts against the bound. */
+  size: number;
+}
