@@ -176,19 +176,47 @@ async function startServer(dataDir: string): Promise<{ port: number; stop: () =>
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      small: { type: "string", default: "50000" },
-      "large-mib": { type: "string", default: "200" },
-      json: { type: "string" },
-      "no-restic": { type: "boolean", default: false },
-      dir: { type: "string" },
-    },
-  });
+const HELP = `Usage: deno task bench:backup [options]
+
+Backs up a generated dataset with ddb (and restic, when installed): first backup, unchanged
+backup, backup after a small mutation, full restore. See docs/benchmarks.md.
+
+Options:
+  --small N         small files (50000)
+  --large-mib M     size of each of the three large files (200)
+  --no-restic       measure ddb only
+  --json FILE       also write the results to FILE
+  --dir DIR         work directory (default: a new temp dir)
+  -h, --help        this help`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      options: {
+        small: { type: "string", default: "50000" },
+        "large-mib": { type: "string", default: "200" },
+        json: { type: "string" },
+        "no-restic": { type: "boolean", default: false },
+        dir: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`bench:backup: ${error instanceof Error ? error.message : error}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   const small = Number(values.small);
   const largeMiB = Number(values["large-mib"]);
+  if (!Number.isSafeInteger(small) || small < 0 || !(largeMiB >= 0)) {
+    console.error(`bench:backup: --small and --large-mib take non-negative numbers\n\n${HELP}`);
+    return 2;
+  }
   const work = values.dir ?? await Deno.makeTempDir({ prefix: "ddb-backup-bench-" });
   const src = join(work, "src");
   console.error(`generating ${small} small files + 3 x ${largeMiB} MiB in ${src} …`);
@@ -291,6 +319,7 @@ async function main(): Promise<void> {
   }
   if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(results, null, 2));
   if (values.dir === undefined) await Deno.remove(work, { recursive: true });
+  return results.some((r) => r.code !== 0) ? 1 : 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) Deno.exit(await main());

@@ -185,7 +185,11 @@ export class Connection implements ConnectionState {
     this.busy = true;
     working();
     try {
-      const replies = await this.#executor.execute(this.#session, commands);
+      const replies = await this.#executor.execute(
+        this.#session,
+        commands,
+        (ready) => this.#write(ready),
+      );
       this.lastProgress = this.#now();
       await this.#write(replies);
     } finally {

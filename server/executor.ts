@@ -29,6 +29,8 @@ import type { Session } from "./session.ts";
 
 /** Independent I/O commands of one pipeline run at once, at most. */
 const MAX_PARALLEL = 64;
+/** Bulk reply bytes of parallel commands held before they are written out. */
+const MAX_HELD_REPLY_BYTES = 8 * 1024 * 1024;
 
 const TX_CONTROL = new Set(["MULTI", "EXEC", "DISCARD", "TXINIT", "TXCOMMIT", "TXDISCARD", "QUIT"]);
 
@@ -104,13 +106,24 @@ export class Executor {
     }
   }
 
-  /** Runs `commands` (each an argv with the name first) in order; one reply each. */
-  async execute(session: Session, commands: readonly Uint8Array[][]): Promise<Reply[]> {
+  /**
+   * Runs `commands` (each an argv with the name first) in order; one reply
+   * each. With `sink`, replies are handed to it (in order) whenever the
+   * large replies held reach {@linkcode MAX_HELD_REPLY_BYTES} — a pipeline
+   * of a thousand BGETs is then never held in memory whole — and the
+   * returned array holds the rest.
+   */
+  async execute(
+    session: Session,
+    commands: readonly Uint8Array[][],
+    sink?: (replies: Reply[]) => Promise<void>,
+  ): Promise<Reply[]> {
     const server = this.#server;
     const ctx: CommandContext = { server, session };
     const replies: Reply[] = [];
     let next: Plan | undefined;
     let i = 0;
+    let held = 0;
     while (i < commands.length && !session.closeAfterReply) {
       const plan = next ?? this.#plan(session, commands[i]);
       next = undefined;
@@ -158,7 +171,15 @@ export class Executor {
           group.push(this.#runAsync(ctx, following.spec, following.args));
           i++;
         }
-        replies.push(...await Promise.all(group));
+        const done = await Promise.all(group);
+        replies.push(...done);
+        if (sink !== undefined) {
+          for (const reply of done) if (reply.kind === "bulk") held += reply.value.length;
+          if (held >= MAX_HELD_REPLY_BYTES) {
+            held = 0;
+            await sink(replies.splice(0));
+          }
+        }
       } else {
         replies.push(await this.#runAsync(ctx, plan.spec, plan.args));
         i++;

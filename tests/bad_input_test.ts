@@ -510,3 +510,39 @@ Deno.test("ddb serve refuses the connection over maxClients", async () => {
     }
   });
 });
+
+Deno.test("a pipeline of 300 BGETs of 1 MiB that is read late does not grow the server by its size", async () => {
+  await withServer({}, async (server) => {
+    const client = await RawConnection.open(server.port);
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const reply = await client.command("BPUT", new Uint8Array(MiB).fill(i + 1));
+        assert.ok(reply.kind === "bulk");
+        ids.push(new TextDecoder().decode(reply.value));
+      }
+      const before = await residentBytes(server.process.pid);
+      const count = 300;
+      await client.send(
+        concat(Array.from({ length: count }, (_, i) => encodeCommand(["BGET", ids[i % 4]]))),
+      );
+      // The replies are not read for a while: the server must wait for the
+      // socket rather than hold all 300 MiB of them.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const during = await residentBytes(server.process.pid);
+      for (let i = 0; i < count; i++) {
+        const reply = await client.read();
+        assert.ok(
+          reply?.kind === "bulk" && reply.value.length === MiB && reply.value[9] === (i % 4) + 1,
+        );
+      }
+      console.log(
+        `server RSS: ${(before / MiB).toFixed(0)} MiB before, ${(during / MiB).toFixed(0)} MiB ` +
+          `with ${count} MiB of replies pending`,
+      );
+      assert.ok(during < before + 150 * MiB, `RSS grew from ${before} to ${during} bytes`);
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -62,32 +62,72 @@ function ns(date: Date | null): bigint {
 }
 
 /**
- * The real file system, through Deno. Deno reports times to the millisecond
- * (rounded), so times are stored as whole milliseconds in ns.
+ * A sync `lstat` slower than this means the metadata is not in memory (a
+ * cold or remote disk): waiting on it would stall the event loop.
  */
-export const denoSourceFs: SourceFs = {
-  async lstat(path) {
-    const info = await Deno.lstat(path);
-    return {
-      type: typeOf(info),
-      size: info.size,
-      mode: info.mode ?? 0,
-      uid: info.uid ?? 0,
-      gid: info.gid ?? 0,
-      mtimeNs: ns(info.mtime),
-      ctimeNs: ns(info.ctime),
-      ino: info.ino ?? 0,
-      dev: info.dev,
-      nlink: info.nlink ?? 1,
-    };
-  },
-  async readDir(path) {
+const SLOW_SYNC_STAT_MS = 2;
+/** After this many slow sync stats, a run stats asynchronously. */
+const SLOW_SYNC_STATS_ALLOWED = 16;
+
+function sourceStat(info: Deno.FileInfo): SourceStat {
+  return {
+    type: typeOf(info),
+    size: info.size,
+    mode: info.mode ?? 0,
+    uid: info.uid ?? 0,
+    gid: info.gid ?? 0,
+    mtimeNs: ns(info.mtime),
+    ctimeNs: ns(info.ctime),
+    ino: info.ino ?? 0,
+    dev: info.dev,
+    nlink: info.nlink ?? 1,
+  };
+}
+
+/**
+ * The real file system through Deno's APIs.
+ *
+ * `lstat` is the hot call of an unchanged re-backup (one per entry, and
+ * nothing else for an unchanged file). It starts synchronous, which costs a
+ * few microseconds when the inode is cached, against tens for a trip through
+ * the async thread pool; once {@linkcode SLOW_SYNC_STATS_ALLOWED} sync calls
+ * have each taken more than {@linkcode SLOW_SYNC_STAT_MS} ms (the metadata
+ * comes from a cold or remote disk, where many requests in flight win), it
+ * switches to async calls for the rest of the run.
+ */
+export class DenoSourceFs implements SourceFs {
+  #slowSyncStats = 0;
+
+  /** Whether lstat still runs synchronously (see the class documentation). */
+  get syncStats(): boolean {
+    return this.#slowSyncStats < SLOW_SYNC_STATS_ALLOWED;
+  }
+
+  /** See {@linkcode SourceFs.lstat}. */
+  async lstat(path: string): Promise<SourceStat> {
+    if (this.syncStats) {
+      const start = performance.now();
+      const info = Deno.lstatSync(path);
+      if (performance.now() - start > SLOW_SYNC_STAT_MS) this.#slowSyncStats++;
+      return sourceStat(info);
+    }
+    return sourceStat(await Deno.lstat(path));
+  }
+
+  /** See {@linkcode SourceFs.readDir}. */
+  async readDir(path: string): Promise<string[]> {
     const names: string[] = [];
     for await (const entry of Deno.readDir(path)) names.push(entry.name);
     return names;
-  },
-  readLink: (path) => Deno.readLink(path),
-  async readFile(path, buffer) {
+  }
+
+  /** See {@linkcode SourceFs.readLink}. */
+  readLink(path: string): Promise<string> {
+    return Deno.readLink(path);
+  }
+
+  /** See {@linkcode SourceFs.readFile}. */
+  async readFile(path: string, buffer: Uint8Array): Promise<Uint8Array> {
     using file = await Deno.open(path, { read: true });
     let data = buffer;
     let length = 0;
@@ -102,9 +142,14 @@ export const denoSourceFs: SourceFs = {
       if (n === null) return data.subarray(0, length);
       length += n;
     }
-  },
-  async open(path) {
+  }
+
+  /** See {@linkcode SourceFs.open}. */
+  async open(path: string): Promise<ReadableStream<Uint8Array>> {
     const file = await Deno.open(path, { read: true });
     return file.readable;
-  },
-};
+  }
+}
+
+/** A {@linkcode DenoSourceFs} for one process: its sync/async choice is shared by its runs. */
+export const denoSourceFs: SourceFs = new DenoSourceFs();
