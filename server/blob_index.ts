@@ -65,28 +65,44 @@ export function locate(kv: KvStore, id: string): PackLocation | "standalone" | u
   if (value === undefined) return undefined;
   if (value.length < PACKED_VALUE_BYTES) return "standalone";
   return {
-    pack: bytesToHex(value.subarray(8, 40)),
-    offset: Number(decodeUint64(value, 40)),
+    pack: bytesToHex(value.subarray(16, 48)),
+    offset: Number(decodeUint64(value, 48)),
     length: Number(decodeUint64(value, 0)),
   };
 }
 
-const PACKED_VALUE_BYTES = 48;
+/** When blob `id` was recorded (ms since the epoch; 0 when unknown), or undefined. */
+export function addedAt(kv: KvStore, id: string): number | undefined {
+  const value = kv.get(blobIndexKey(hexToBytes(id)));
+  if (value === undefined) return undefined;
+  return value.length >= 16 ? Number(decodeUint64(value, 8)) : 0;
+}
+
+/** Index value: uint64 size | uint64 time added (ms) [| 32-byte pack hash | uint64 offset]. */
+const STANDALONE_VALUE_BYTES = 16;
+const PACKED_VALUE_BYTES = 56;
 
 /**
- * Records blob `id` of `bytes` bytes, stored on its own or at `packed`;
- * returns false if it was already indexed. Call in a transaction.
+ * Records blob `id` of `bytes` bytes, added at `now` (ms since the epoch),
+ * stored on its own or at `packed`; returns false if it was already
+ * indexed. Call in a transaction.
  */
-export function add(kv: KvStore, id: string, bytes: number, packed?: PackLocation): boolean {
+export function add(
+  kv: KvStore,
+  id: string,
+  bytes: number,
+  now: number,
+  packed?: PackLocation,
+): boolean {
   const key = blobIndexKey(hexToBytes(id));
   if (kv.get(key) !== undefined) return false;
-  let value = encodeUint64(BigInt(bytes));
+  const value = new Uint8Array(packed === undefined ? STANDALONE_VALUE_BYTES : PACKED_VALUE_BYTES);
+  const view = new DataView(value.buffer);
+  view.setBigUint64(0, BigInt(bytes));
+  view.setBigUint64(8, BigInt(Math.max(0, Math.floor(now))));
   if (packed !== undefined) {
-    const packedValue = new Uint8Array(PACKED_VALUE_BYTES);
-    packedValue.set(value, 0);
-    packedValue.set(hexToBytes(packed.pack), 8);
-    packedValue.set(encodeUint64(BigInt(packed.offset)), 40);
-    value = packedValue;
+    value.set(hexToBytes(packed.pack), 16);
+    view.setBigUint64(48, BigInt(packed.offset));
   }
   kv.set(key, value);
   bump(kv, COUNT_KEY, 1);

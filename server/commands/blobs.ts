@@ -33,11 +33,13 @@ async function bput({ session }: CommandContext, [content]: Uint8Array[]): Promi
     if (content.length < db.packBelowBytes) {
       // Small blobs share pack objects (see packs/): one storage write for many.
       const location = await db.packer.add(id, content);
-      await db.committer.submit(() => blobIndex.add(db.kv, id, content.length, location));
+      await db.committer.submit(() =>
+        blobIndex.add(db.kv, id, content.length, Date.now(), location)
+      );
     } else {
       await db.storage.put(id, content);
       // Recorded in the next group transaction with other connections' writes.
-      await db.committer.submit(() => blobIndex.add(db.kv, id, content.length));
+      await db.committer.submit(() => blobIndex.add(db.kv, id, content.length, Date.now()));
     }
   }
   return bulk(id);
