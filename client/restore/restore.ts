@@ -153,6 +153,12 @@ interface DirFrame {
   applyMeta: boolean;
   /** Entries written into it still running. */
   tasks: Set<Promise<void>>;
+  /**
+   * Whether this restore created it (mode 0700 until its children are done):
+   * nothing else is expected in it, which allows a cheaper path per file
+   * (no existence checks, attributes set through the open file, a rename).
+   */
+  fresh: boolean;
   /** The previous child's name (children come sorted: duplicates are adjacent). */
   lastName?: Uint8Array;
 }
@@ -261,6 +267,9 @@ export async function restore(
   const budget = new Semaphore(Math.max(1, options.memory ?? 64 * 1024 * 1024));
   const chunkWindow = options.chunkWindow ?? 8;
   const chown = Deno.uid() === 0;
+  const ownUid = Deno.uid();
+  const ownGid = Deno.gid();
+  const umask = Deno.umask();
   /** First restored file of each `links` id. */
   const links = new Map<string, { abs: string; ref: string; done: Promise<boolean> }>();
 
@@ -276,6 +285,7 @@ export async function restore(
     included: include === undefined,
     applyMeta: base.created,
     tasks: new Set(),
+    fresh: base.created,
   }];
 
   /** Creates or checks the directory of `frame`, whose parent is ready. */
@@ -294,6 +304,7 @@ export async function restore(
     if (info === undefined) {
       try {
         await Deno.mkdir(frame.abs, { mode: 0o700 });
+        frame.fresh = true;
       } catch (error) {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
@@ -345,8 +356,19 @@ export async function restore(
   };
 
   /** Moves a finished temporary entry to its name. */
-  const commit = async (tmp: string, abs: string, display: string): Promise<void> => {
+  const commit = async (
+    tmp: string,
+    abs: string,
+    display: string,
+    fresh = false,
+  ): Promise<void> => {
     const exists = () => new EntryError(`Cannot restore "${display}": it exists (not overwritten)`);
+    if (fresh) {
+      // A directory this restore made: only its own entries are in it, and
+      // duplicate names were refused before.
+      await Deno.rename(tmp, abs);
+      return;
+    }
     if (overwrite) {
       const info = await lstatOrUndefined(abs);
       if (info?.isDirectory) {
@@ -369,7 +391,12 @@ export async function restore(
   };
 
   /** Writes a file's content to `tmp` (verifying it if asked). */
-  const writeContent = async (tmp: string, meta: NodeMeta, display: string): Promise<void> => {
+  const writeContent = async (
+    tmp: string,
+    meta: NodeMeta,
+    display: string,
+    attributes: boolean,
+  ): Promise<void> => {
     const chunks = await source.readContent(meta.ref!);
     const total = chunks.at(-1)?.end ?? 0;
     if (total !== meta.size) {
@@ -377,7 +404,12 @@ export async function restore(
         `Cannot restore "${display}": its content has ${total} bytes, its meta says ${meta.size}`,
       );
     }
-    using file = await Deno.open(tmp, { read: true, write: true, createNew: true, mode: 0o600 });
+    using file = await Deno.open(tmp, {
+      read: true,
+      write: true,
+      createNew: true,
+      mode: attributes ? meta.mode & 0o777 : 0o600,
+    });
     await copyChunks(source, chunks, async (data) => {
       for (let at = 0; at < data.length;) at += await file.write(data.subarray(at));
     }, { window: chunkWindow, budget });
@@ -399,6 +431,10 @@ export async function restore(
         }
       }
     }
+    if (attributes) {
+      const time = new Date(Number(meta.mtimeNs / 1_000_000n));
+      await file.utime(time, time);
+    }
   };
 
   /** Restores one file; never rejects (errors are reported). */
@@ -406,15 +442,21 @@ export async function restore(
     const abs = `${parent.abs}/${name}`;
     const tmp = `${parent.abs}/${tempName()}`;
     let link: { resolve(ok: boolean): void } | undefined;
+    const fresh = parent.fresh;
+    // In a fresh directory a plain file gets its mode when it is created
+    // (when the umask keeps every bit), is ours already, and gets its times
+    // through the open file: no calls by path.
+    const direct = fresh && (meta.mode & ~0o777) === 0 && (meta.mode & umask) === 0 &&
+      (!chown || (meta.uid === ownUid && meta.gid === ownGid));
     try {
-      if (!overwrite && await lstatOrUndefined(abs) !== undefined) {
+      if (!fresh && !overwrite && await lstatOrUndefined(abs) !== undefined) {
         throw new EntryError(`Cannot restore "${display}": it exists (not overwritten)`);
       }
       if (meta.links !== undefined) {
         const first = links.get(meta.links);
         if (first !== undefined && first.ref === meta.ref && await first.done) {
           await Deno.link(first.abs, tmp);
-          await commit(tmp, abs, display);
+          await commit(tmp, abs, display, fresh);
           stats.files++;
           return;
         }
@@ -424,9 +466,9 @@ export async function restore(
           link = { resolve };
         }
       }
-      await writeContent(tmp, meta, display);
-      await setAttributes(tmp, meta, chown);
-      await commit(tmp, abs, display);
+      await writeContent(tmp, meta, display, direct);
+      if (!direct) await setAttributes(tmp, meta, chown);
+      await commit(tmp, abs, display, fresh);
       stats.files++;
       stats.bytes += meta.size;
       link?.resolve(true);
@@ -583,6 +625,7 @@ export async function restore(
           included,
           applyMeta: true,
           tasks: new Set(),
+          fresh: false,
         });
         if (included && !(await materialize())) skipBelow = depth;
         continue;

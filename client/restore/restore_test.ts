@@ -250,7 +250,8 @@ withServer(
 withServer(
   "restore() reports a corrupt blob by file name and leaves no partial file",
   async ({ server, repo, tmp }) => {
-    const bad = randomBytes(100_000);
+    // Large enough (≥ 512 KiB) to be stored on its own, not inside a pack.
+    const bad = randomBytes(600_000);
     const root = await rootOf(repo, {
       type: "dir",
       name: "data",
