@@ -5,8 +5,8 @@
  * | -------------------------------- | ---------------------------- |
  * | `file:///srv/ddb/blobs`          | {@linkcode LocalStorage}     |
  * | `/srv/ddb/blobs` (absolute path) | {@linkcode LocalStorage}     |
- * | `sftp://user@host/path`          | not built yet                |
- * | `s3://bucket/prefix`             | not built yet                |
+ * | `sftp://user@host/path`          | `SftpStorage` (retrying)     |
+ * | `s3://bucket/prefix`             | `S3Storage` (retrying)       |
  *
  * @module
  */
@@ -15,6 +15,7 @@ import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BlobStorage } from "./blob_storage.ts";
 import { LocalStorage } from "./local/local_storage.ts";
+import { RetryingStorage } from "./retrying_storage.ts";
 
 /** The URL names no storage this build can open. */
 export class UnsupportedStorageError extends Error {
@@ -29,15 +30,15 @@ export class UnsupportedStorageError extends Error {
   }
 }
 
-const PLANNED_SCHEMES = new Set(["sftp:", "s3:"]);
-
 /**
  * Opens the storage that `url` names: a `file:` URL or an absolute path is a
- * {@linkcode LocalStorage} (created when missing).
+ * {@linkcode LocalStorage} (created when missing); `sftp:` and `s3:` URLs are
+ * remote storages (docs/storage.md), wrapped in a {@linkcode RetryingStorage}.
  *
- * @throws {UnsupportedStorageError} for a relative path, an unknown scheme or
- * a backend that is not built yet (`sftp:`, `s3:`).
+ * @throws {UnsupportedStorageError} for a relative path or an unknown scheme.
  * @throws {LocalStorageError} when the local directory cannot be used.
+ * @throws the backend's own errors when a remote storage cannot be opened
+ * (bad credentials, unknown host key, missing bucket…).
  */
 export async function openStorage(url: string): Promise<BlobStorage> {
   if (!url.includes("://") && isAbsolute(url)) return await LocalStorage.open(url);
@@ -68,11 +69,15 @@ export async function openStorage(url: string): Promise<BlobStorage> {
     }
     return await LocalStorage.open(path);
   }
-  if (PLANNED_SCHEMES.has(scheme)) {
-    throw new UnsupportedStorageError(
-      url,
-      `the ${scheme.slice(0, -1)} backend is not built yet`,
-    );
+  if (scheme === "sftp:") {
+    // Loaded on demand: only SFTP storages need ssh2 (see storage/sftp/sftp_url.ts for the URL).
+    const { SftpStorage } = await import("./sftp/sftp_storage.ts");
+    return new RetryingStorage(await SftpStorage.open(url));
+  }
+  if (scheme === "s3:") {
+    // Loaded on demand, like SFTP (see storage/s3/s3_url.ts for the URL).
+    const { S3Storage } = await import("./s3/s3_storage.ts");
+    return new RetryingStorage(await S3Storage.open(url));
   }
   throw new UnsupportedStorageError(
     url,

@@ -41,7 +41,7 @@ import {
 import { assertBlobId, isBlobId, verifyBlob } from "../blob_id.ts";
 import { GroupSync } from "../local/group_sync.ts";
 import { MARKER_FILE } from "../local/local_storage.ts";
-import { Semaphore } from "./_semaphore.ts";
+import { Semaphore } from "../_semaphore.ts";
 import { parseKey } from "./_ssh2.ts";
 import {
   type SessionCredentials,

@@ -1,5 +1,6 @@
 /**
- * A counting semaphore that bounds how many operations run at once.
+ * A counting semaphore that bounds how many operations run at once (shared by
+ * the storage backends; storage/ imports nothing outside itself).
  *
  * @module
  */
