@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
 import { resolveClientSettings } from "./connection.ts";
 import { Repository } from "./repo/repository.ts";
+import { startHeapGovernor } from "./memory/heap_governor.ts";
 import { CONNECTION_FLAGS, exitCodeFor, reporterFor } from "./cli.ts";
 import {
   AmbiguousSnapshotError,
@@ -180,6 +181,8 @@ export async function restoreCommand(args: string[]): Promise<number> {
   const exclude = globFilter((flags.values.exclude as string[] | undefined) ?? []);
   const { repo, node, label } = await openSelection(flags, spec);
   const reporter = reporterFor(json, quiet);
+  // Many small files make much short-lived garbage: keep the heap near its live size.
+  const governor = startHeapGovernor();
   try {
     const target = resolve(targetArg);
     const stats = await restore(repo, node, target, {
@@ -213,6 +216,7 @@ export async function restoreCommand(args: string[]): Promise<number> {
     }
     return exitCodeFor(stats.errors);
   } finally {
+    governor.stop();
     reporter.finish();
     await repo.close();
   }

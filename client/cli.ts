@@ -13,6 +13,7 @@ import { resolve } from "node:path";
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
 import { resolveClientSettings } from "./connection.ts";
 import { Repository } from "./repo/repository.ts";
+import { startHeapGovernor } from "./memory/heap_governor.ts";
 import { backup, type BackupStats } from "./backup/backup.ts";
 import { denoSourceFs } from "./backup/source_fs.ts";
 import { ExcludeMatcher } from "./backup/exclude.ts";
@@ -116,6 +117,8 @@ export async function backupCommand(args: string[]): Promise<number> {
   });
   const repo = await Repository.open(settings);
   const reporter = reporterFor(json, quiet);
+  // Many small files make much short-lived garbage: keep the heap near its live size.
+  const governor = startHeapGovernor();
   let errors = 0;
   try {
     for (const given of flags.positionals) {
@@ -159,6 +162,7 @@ export async function backupCommand(args: string[]): Promise<number> {
       }
     }
   } finally {
+    governor.stop();
     reporter.finish();
     await repo.close();
   }

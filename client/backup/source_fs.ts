@@ -38,8 +38,9 @@ export interface SourceFs {
   /** The target of symlink `path`. */
   readLink(path: string): Promise<string>;
   /**
-   * The whole content of a (small) file, read into `buffer` when it fits
-   * (the result is then a view of `buffer`), else into a new array.
+   * The whole content of a (small) file: a view of `buffer` when it was read
+   * into it, else a new array (when it does not fit, or when reading into a
+   * new array is cheaper).
    */
   readFile(path: string, buffer: Uint8Array): Promise<Uint8Array>;
   /** The content of a file as a stream of pieces the consumer may keep. */
@@ -66,6 +67,8 @@ function ns(date: Date | null): bigint {
  * cold or remote disk): waiting on it would stall the event loop.
  */
 const SLOW_SYNC_STAT_MS = 2;
+/** Files expected to be smaller than this are read with one `Deno.readFile`. */
+const READ_WHOLE_BELOW = 256 * 1024;
 /** After this many slow sync stats, a run stats asynchronously. */
 const SLOW_SYNC_STATS_ALLOWED = 16;
 
@@ -128,6 +131,9 @@ export class DenoSourceFs implements SourceFs {
 
   /** See {@linkcode SourceFs.readFile}. */
   async readFile(path: string, buffer: Uint8Array): Promise<Uint8Array> {
+    // One call (open, read, close on the thread pool) instead of four: about
+    // twice as fast for the many small files of a tree.
+    if (buffer.length <= READ_WHOLE_BELOW) return await Deno.readFile(path);
     using file = await Deno.open(path, { read: true });
     let data = buffer;
     let length = 0;
