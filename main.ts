@@ -13,6 +13,11 @@ import { ConfigError } from "./server/config.ts";
 import { SERVE_HELP, serveCommand } from "./server/cli.ts";
 import { BACKUP_HELP, backupCommand, SNAPSHOTS_HELP, snapshotsCommand } from "./client/cli.ts";
 import { LS_HELP, lsCommand, RESTORE_HELP, restoreCommand } from "./client/browse_cli.ts";
+import { MOUNT_HELP, mountCommand, UMOUNT_HELP, umountCommand } from "./fuse/cli.ts";
+import { FORGET_HELP, forgetCommand } from "./client/forget/cli.ts";
+import { DIFF_HELP, diffCommand } from "./client/diff/cli.ts";
+import { STATS_HELP, statsCommand } from "./client/stats/cli.ts";
+import { CHECK_HELP, checkCommand } from "./client/check/cli.ts";
 import { VERSION } from "./version.ts";
 
 /** A subcommand: what it does, and how to run it. */
@@ -47,6 +52,36 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: "Restore a snapshot (or a path in it) into a directory",
     run: restoreCommand,
     help: RESTORE_HELP,
+  },
+  diff: {
+    summary: "Show the paths added, removed and modified between two snapshots",
+    run: diffCommand,
+    help: DIFF_HELP,
+  },
+  forget: {
+    summary: "Remove snapshots by a retention policy (--keep-last, --keep-daily, …)",
+    run: forgetCommand,
+    help: FORGET_HELP,
+  },
+  check: {
+    summary: "Check that every snapshot is complete (and with --read-data, intact)",
+    run: checkCommand,
+    help: CHECK_HELP,
+  },
+  stats: {
+    summary: "Snapshots, files, logical and stored size, dedup ratio",
+    run: statsCommand,
+    help: STATS_HELP,
+  },
+  mount: {
+    summary: "Mount every snapshot as a read-only file system (FUSE)",
+    run: mountCommand,
+    help: MOUNT_HELP,
+  },
+  umount: {
+    summary: "Unmount a ddb mount",
+    run: umountCommand,
+    help: UMOUNT_HELP,
   },
 };
 

@@ -26,7 +26,6 @@ import {
 } from "../snapshot/schema.ts";
 import type { SourceFs, SourceStat } from "./source_fs.ts";
 import { Semaphore } from "../concurrency/semaphore.ts";
-import { BufferPool } from "./buffer_pool.ts";
 import { VERSION } from "../../version.ts";
 
 /** The repository operations a backup needs (implemented by Repository). */
@@ -160,7 +159,7 @@ async function reading<T>(path: string, fn: () => Promise<T>): Promise<T> {
 
 async function* readingStream(
   path: string,
-  stream: ReadableStream<Uint8Array>,
+  stream: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
   try {
     for await (const piece of stream) yield piece;
@@ -227,7 +226,6 @@ class BackupRun {
   readonly #files: Semaphore;
   readonly #stats = new Semaphore(64);
   readonly #budget: Semaphore;
-  readonly #pool = new BufferPool(32 * 1024 * 1024);
   readonly #params: Readonly<ChunkerParams>;
   #known = new Set<string>();
   readonly #uploads = new Map<string, Promise<void>>();
@@ -410,7 +408,6 @@ class BackupRun {
   ): Promise<{ key: string; size: number; chunks: number }> {
     const chunks: ChunkRef[] = [];
     const uploads = new ChunkUploader(this);
-    let buffer: Uint8Array | undefined;
     let size = 0;
     const take = async (chunk: Uint8Array) => {
       if (!this.#budget.tryAcquire(chunk.length)) {
@@ -427,8 +424,7 @@ class BackupRun {
     };
     try {
       if (stat.size <= SMALL_FILE) {
-        buffer = this.#pool.take(stat.size + 1);
-        const data = await reading(path, () => this.#ports.fs.readFile(path, buffer!));
+        const data = await reading(path, () => this.#ports.fs.readFile(path));
         for (const chunk of chunkBuffer(data, this.#params)) await take(chunk);
       } else {
         const stream = await reading(path, () => this.#ports.fs.open(path));
@@ -439,9 +435,8 @@ class BackupRun {
       }
       // The file's slot is free once it is read; its uploads finish in the
       // background (bounded by the memory budget) and the snapshot commit
-      // waits for them. The read buffer is reused once they are done.
-      const held = buffer;
-      this.#write(uploads.finish().then(() => held && this.#pool.give(held)));
+      // waits for them.
+      this.#write(uploads.finish());
     } catch (error) {
       // The chunks read before the error are good: other files may share
       // them, so they are uploaded all the same (a repository error there wins).

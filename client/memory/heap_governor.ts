@@ -5,12 +5,13 @@
  * file (promises, closures, field maps, hex strings). Enough of it lives
  * across a few awaits to be promoted, and V8, seeing gigabytes of free
  * memory, lets the old generation grow to hundreds of MB before it collects
- * it: a 50,000-file backup peaked at ~690 MB of RSS with ~5 MB live. A hard
+ * it: a 50,000-file backup peaked at ~690 MB of RSS with ~5 MB live (array
+ * buffers of file contents and chunks, outside the heap, are freed only by
+ * those collections too). A hard
  * heap limit would turn a large tree into a crash; instead, the governor
- * looks at the heap twice a second and runs a full collection when it has
- * grown past a threshold — which then follows the live size (twice what
- * survived the last collection), so a large live heap is not collected in
- * a loop.
+ * looks at the heap ten times a second and runs a full collection when it has
+ * grown by a threshold (64 MiB) past what survived the last collection, so
+ * a large live heap is not collected in a loop.
  *
  * @module
  */
@@ -20,9 +21,9 @@ import vm from "node:vm";
 
 /** Options of {@linkcode startHeapGovernor}. */
 export interface HeapGovernorOptions {
-  /** Collect when the heap exceeds this many bytes (at least; default 96 MiB). */
+  /** Collect when heap and array buffers exceed this many bytes (at least; default 64 MiB). */
   minThresholdBytes?: number;
-  /** How often the heap is looked at, in ms (default 500). */
+  /** How often the heap is looked at, in ms (default 100). */
   intervalMs?: number;
 }
 
@@ -52,16 +53,24 @@ function collector(): (() => void) | undefined {
 
 /** Starts a governor (see the module documentation); it does not keep the process alive. */
 export function startHeapGovernor(options: HeapGovernorOptions = {}): HeapGovernor {
-  const minThreshold = options.minThresholdBytes ?? 96 * 1024 * 1024;
+  const minThreshold = options.minThresholdBytes ?? 64 * 1024 * 1024;
   const gc = collector();
   let threshold = minThreshold;
   let collections = 0;
+  // Array buffers (file contents, chunks) live outside the heap but are
+  // freed only by a collection: they count too.
+  const used = () => {
+    const usage = Deno.memoryUsage();
+    return usage.heapUsed + usage.external;
+  };
   const timer = gc === undefined ? undefined : setInterval(() => {
-    if (Deno.memoryUsage().heapUsed < threshold) return;
+    if (used() < threshold) return;
     gc();
     collections++;
-    threshold = Math.max(minThreshold, 2 * Deno.memoryUsage().heapUsed);
-  }, options.intervalMs ?? 500);
+    // The next collection when another threshold's worth has been allocated:
+    // what survived is live, and collecting it again in a loop would not help.
+    threshold = used() + minThreshold;
+  }, options.intervalMs ?? 100);
   if (timer !== undefined) Deno.unrefTimer(timer);
   return {
     get collections() {

@@ -46,6 +46,14 @@ export interface SnapshotEntry extends Snapshot {
   key: string;
 }
 
+/** One entry of a group list. */
+export interface GroupEntry {
+  /** Its index: the snapshot's time, µs since the epoch. */
+  timeUs: bigint;
+  /** Its value: the snapshot key `s:<S>`. */
+  key: string;
+}
+
 /** The server returned a blob whose bytes do not match the hash asked for, or stored a different hash. */
 export class IntegrityError extends Error {
   /** Builds the error. */
@@ -238,5 +246,110 @@ export class Repository {
       start = end;
     }
     return chunks;
+  }
+
+  // ---- maintenance (forget, check, stats)
+
+  /** The raw fields of a hash, unparsed (empty when the key does not exist). */
+  async readFields(key: string): Promise<Map<string, Uint8Array>> {
+    return fieldsOf(await this.#meta.call("HGETALL", key));
+  }
+
+  /** Every member of `ddb:snapshots`, unparsed and unsorted. */
+  async listSnapshotKeys(): Promise<string[]> {
+    return asArray(await this.#meta.call("SMEMBERS", SNAPSHOTS_KEY)).map(asText);
+  }
+
+  /** Every member of `ddb:groups`. */
+  async listGroupKeys(): Promise<string[]> {
+    return asArray(await this.#meta.call("SMEMBERS", GROUPS_KEY)).map(asText);
+  }
+
+  /** The entries of a group list (`g:<host>:<path>`), oldest first. */
+  async readGroup(group: string): Promise<GroupEntry[]> {
+    const flat = asArray(await this.#meta.call("LITER", group, "WITH", "INDEX"));
+    const entries: GroupEntry[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      entries.push({ timeUs: BigInt(asText(flat[i])), key: asText(flat[i + 1]) });
+    }
+    return entries;
+  }
+
+  /** The number of blobs and their total size, over the whole database (BCNT, BSIZE). */
+  async blobTotals(): Promise<{ count: number; bytes: number }> {
+    const [count, bytes] = await Promise.all([
+      this.#meta.call("BCNT"),
+      this.#meta.call("BSIZE"),
+    ]);
+    return { count: asInteger(count), bytes: asInteger(bytes) };
+  }
+
+  /**
+   * Removes snapshot records, one durable `TXINIT … TXCOMMIT` per group:
+   * their `s:` hashes, their entries of `ddb:snapshots` and of their group
+   * list, and the group from `ddb:groups` when its list becomes empty. The
+   * server has no command to drop one list entry, so the transaction deletes
+   * the group list and writes back the entries that stay. The trees, contents
+   * and blobs stay (reclaiming them is garbage collection's work).
+   *
+   * A backup committing to the same group between the read of the list and
+   * the transaction would lose its list entry; so, afterwards, every
+   * snapshot of the touched groups still in `ddb:snapshots` whose list entry
+   * is missing is linked again. Run one forget at a time: two concurrent
+   * removals from one group can write back each other's removed entries
+   * (`ddb check` reports such dangling entries).
+   */
+  async removeSnapshots(snapshots: readonly SnapshotEntry[]): Promise<void> {
+    const byGroup = new Map<string, Set<string>>();
+    for (const s of snapshots) {
+      const group = groupKey(s.host, s.path);
+      let keys = byGroup.get(group);
+      if (keys === undefined) byGroup.set(group, keys = new Set());
+      keys.add(s.key);
+    }
+    const meta = this.#meta;
+    for (const [group, keys] of byGroup) {
+      const stay = (await this.readGroup(group)).filter((e) => !keys.has(e.key));
+      const replies = [meta.call("TXINIT"), meta.call("DEL", group)];
+      for (const e of stay) replies.push(meta.call("LADD", group, String(e.timeUs), e.key));
+      replies.push(meta.call("SREM", SNAPSHOTS_KEY, ...keys));
+      for (const key of keys) replies.push(meta.call("DEL", key));
+      if (stay.length === 0) replies.push(meta.call("SREM", GROUPS_KEY, group));
+      replies.push(meta.call("TXCOMMIT"));
+      await Promise.all(replies);
+    }
+    await this.#relinkGroups(new Set(byGroup.keys()));
+  }
+
+  /** Links again the snapshots of `groups` whose group list entry is missing. */
+  async #relinkGroups(groups: ReadonlySet<string>): Promise<void> {
+    const keys = await this.listSnapshotKeys();
+    const meta = this.#meta;
+    const records = await Promise.all(
+      keys.map((key) =>
+        Promise.all(["host", "path", "time"].map((f) => meta.call("HGET", key, f)))
+          .then((values) => ({ key, values }))
+      ),
+    );
+    const candidates: { key: string; group: string; time: string }[] = [];
+    for (const { key, values } of records) {
+      if (values.some((v) => !(v instanceof Uint8Array))) continue;
+      const [host, path, time] = values.map(asText);
+      if (!/^\d+$/.test(time) || host === "" || host.includes(":")) continue;
+      const group = groupKey(host, path);
+      if (groups.has(group)) candidates.push({ key, group, time });
+    }
+    const linked = await Promise.all(
+      candidates.map((c) => meta.call("LINDEX", c.group, c.time)),
+    );
+    const relinks: Promise<RespValue>[] = [];
+    candidates.forEach((c, i) => {
+      if (asBytesOrNull(linked[i]) !== null) return;
+      relinks.push(
+        meta.call("LADD", c.group, c.time, c.key),
+        meta.call("SADD", GROUPS_KEY, c.group),
+      );
+    });
+    await Promise.all(relinks);
   }
 }
