@@ -38,14 +38,39 @@ export class ReplyParseError extends Error {
 const CR = 13;
 const decoder = new TextDecoder();
 
+/** Bulk replies at least this long are received straight into their own array. */
+const DIRECT_MIN = 64 * 1024;
+
 /** Feed bytes with `push`, take complete replies with `next`. */
 export class ReplyDecoder {
   #buf = new Uint8Array(64 * 1024);
   #start = 0;
   #end = 0;
+  /**
+   * A large bulk reply being received straight into its own array (one copy
+   * of its bytes instead of three: into the buffer, through its growth, and
+   * out of it). `filled` counts its bytes and then its CR LF.
+   */
+  #direct: { bytes: Uint8Array; filled: number; verbatim: boolean } | undefined;
 
   /** Appends bytes received from the server (copied). */
   push(chunk: Uint8Array): void {
+    const direct = this.#direct;
+    if (direct !== undefined) {
+      const want = direct.bytes.length + 2 - direct.filled;
+      const take = Math.min(want, chunk.length);
+      const dataPart = Math.min(take, Math.max(0, direct.bytes.length - direct.filled));
+      if (dataPart > 0) direct.bytes.set(chunk.subarray(0, dataPart), direct.filled);
+      for (let i = dataPart; i < take; i++) {
+        const at = direct.filled + i - direct.bytes.length;
+        if (chunk[i] !== (at === 0 ? CR : 10)) {
+          throw new ReplyParseError("expected CR LF after a bulk string");
+        }
+      }
+      direct.filled += take;
+      if (take === chunk.length) return;
+      chunk = chunk.subarray(take);
+    }
     if (this.#end + chunk.length > this.#buf.length) {
       const used = this.#end - this.#start;
       if (used + chunk.length <= this.#buf.length) {
@@ -64,6 +89,12 @@ export class ReplyDecoder {
 
   /** The next complete reply, or `undefined` when more bytes are needed. */
   next(): { value: RespValue } | undefined {
+    const direct = this.#direct;
+    if (direct !== undefined) {
+      if (direct.filled < direct.bytes.length + 2) return undefined;
+      this.#direct = undefined;
+      return { value: direct.verbatim ? direct.bytes.subarray(4) : direct.bytes };
+    }
     const result = this.#parse(this.#start);
     if (result === undefined) return undefined;
     this.#start = result.end;
@@ -102,7 +133,20 @@ export class ReplyDecoder {
       case 0x3d: { // =
         const length = this.#count(text);
         if (length < 0) return { value: null, end: after };
-        if (after + length + 2 > this.#end) return undefined;
+        if (after + length + 2 > this.#end) {
+          if (at === this.#start && length >= DIRECT_MIN) {
+            // A large reply on its own: receive the rest straight into place.
+            const bytes = new Uint8Array(length);
+            const have = Math.min(this.#end - after, length + 2);
+            bytes.set(this.#buf.subarray(after, after + Math.min(have, length)));
+            this.#direct = { bytes, filled: 0, verbatim: type === 0x3d };
+            this.#start = this.#end = 0;
+            this.#direct.filled = Math.min(have, length);
+            // Any CR of the terminator already here is checked as it is pushed.
+            if (have > length) this.push(this.#buf.subarray(after + length, after + have));
+          }
+          return undefined;
+        }
         let bytes = this.#buf.slice(after, after + length);
         if (type === 0x3d) bytes = bytes.subarray(4);
         return { value: bytes, end: after + length + 2 };

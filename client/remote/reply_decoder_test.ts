@@ -50,6 +50,35 @@ Deno.test("ReplyDecoder gives the same result for any split of the input", () =>
   assert.deepEqual(decodeAll(WIRE, everyByte), EXPECTED);
 });
 
+Deno.test("ReplyDecoder receives large bulk replies in place, for any split", () => {
+  const big = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+  const verbatim = new Uint8Array(70_000).fill(9);
+  const wire = new Uint8Array([
+    ...bytes(`$${big.length}\r\n`),
+    ...big,
+    ...bytes(`\r\n:1\r\n=${verbatim.length + 4}\r\ntxt:`),
+    ...verbatim,
+    ...bytes("\r\n+OK\r\n"),
+  ]);
+  const expected: RespValue[] = [big, 1, verbatim, "OK"];
+  let seed = 11;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let round = 0; round < 200; round++) {
+    const cuts = [
+      ...new Set(Array.from({ length: 1 + round % 40 }, () => Math.floor(random() * wire.length))),
+    ].sort((a, b) => a - b);
+    assert.deepEqual(decodeAll(wire, cuts), expected);
+  }
+  // Cuts right around the terminators.
+  const header = `$${big.length}\r\n`.length;
+  for (const at of [header + 200_000, header + 200_001, header + 200_002]) {
+    assert.deepEqual(decodeAll(wire, [10, at]), expected);
+  }
+  const broken = wire.slice();
+  broken[header + big.length + 1] = 0x41; // the LF after the big reply
+  assert.throws(() => decodeAll(broken, [100]), /CR LF/);
+});
+
 Deno.test("ReplyDecoder rejects an unknown type byte", () => {
   const decoder = new ReplyDecoder();
   decoder.push(bytes("?what\r\n"));
