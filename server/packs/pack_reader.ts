@@ -1,7 +1,9 @@
 /**
  * Reading one blob out of a pack: the whole pack is read (and verified by
  * the storage) into a bounded cache of recently read packs, then the blob is
- * cut out of it and verified against its own id before it is returned.
+ * cut out of it and verified against its own id before it is returned. When
+ * the pack is damaged, the blob's own range is read instead (`getRange`), so
+ * that one bad byte costs one blob, not every blob of its pack.
  *
  * @module
  */
@@ -35,11 +37,22 @@ export class PackReader {
     // Whole packs, cached: the blobs of a pack are mostly read together (a
     // restore, a copy out of the mount), and one read of a pack (≤ ~8 MiB)
     // costs less than a storage round trip per blob.
-    const bytes = await this.#whole(pack);
-    if (offset + length > bytes.length) {
-      throw new BlobCorruptError(id, `pack ${pack} is ${bytes.length} bytes, too short`);
+    let data: Uint8Array;
+    try {
+      const bytes = await this.#whole(pack);
+      if (offset + length > bytes.length) {
+        throw new BlobCorruptError(id, `pack ${pack} is ${bytes.length} bytes, too short`);
+      }
+      data = bytes.slice(offset, offset + length);
+    } catch (error) {
+      // A damaged pack: its other blobs may be intact, so read this one's
+      // range alone (verified below) rather than lose every blob of the pack.
+      const storage = this.#storage;
+      if (!(error instanceof BlobCorruptError) || storage.getRange === undefined) {
+        throw error;
+      }
+      data = await storage.getRange(pack, offset, length);
     }
-    const data = bytes.slice(offset, offset + length);
     if (blobIdOf(data) !== id) {
       throw new BlobCorruptError(id, `the bytes at ${offset}+${length} of pack ${pack} differ`);
     }

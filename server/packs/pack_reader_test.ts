@@ -40,3 +40,27 @@ Deno.test("PackReader reads and verifies packed blobs, reading each pack once", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("PackReader reads the intact blobs of a damaged pack and refuses the damaged one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ddb_pack_reader_test_" });
+  const storage = await LocalStorage.open(dir);
+  try {
+    const packer = new BlobPacker(storage);
+    const datas = [1, 2, 3].map((seed) => new Uint8Array(1000).fill(seed));
+    const ids = datas.map(blobIdOf);
+    const locations = await Promise.all(datas.map((d, i) => packer.add(ids[i], d)));
+    await packer.close();
+    const path = `${dir}/${locations[0].pack.slice(0, 2)}/${locations[0].pack}`;
+    const bytes = await Deno.readFile(path);
+    bytes[locations[1].offset + 10] ^= 0xff;
+    await Deno.chmod(path, 0o644);
+    await Deno.writeFile(path, bytes);
+    const reader = new PackReader(storage);
+    assert.deepEqual(await reader.read(ids[0], locations[0]), datas[0]);
+    assert.deepEqual(await reader.read(ids[2], locations[2]), datas[2]);
+    await assert.rejects(reader.read(ids[1], locations[1]), BlobCorruptError);
+  } finally {
+    await storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
