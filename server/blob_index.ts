@@ -12,6 +12,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type { KvStore } from "./kv/kv_store.ts";
 import type { PackLocation } from "./packs/blob_packer.ts";
 import {
@@ -28,9 +29,7 @@ const COUNT_KEY = counterKey("blob_count");
 const BYTES_KEY = counterKey("blob_bytes");
 
 function hexToBytes(id: string): Uint8Array {
-  const out = new Uint8Array(id.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(id.substr(i * 2, 2), 16);
-  return out;
+  return Buffer.from(id, "hex");
 }
 
 function bytesToHex(bytes: Uint8Array): string {

@@ -34,6 +34,15 @@ const BUSY_TIMEOUT_MS = 5000;
  * here with no change in reads.
  */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+/**
+ * SQLite's page cache, in KiB (its default is 2 MiB). Backups insert keys
+ * that are hashes, so every insert lands on a random leaf page: with 32 MiB
+ * of cache and reads through a memory map, 400k random inserts ran at 20 µs
+ * each instead of 26.
+ */
+const CACHE_KIB = 32 * 1024;
+/** Bytes of the database file read through a memory map (clean pages, shared with the OS cache). */
+const MMAP_BYTES = 256 * 1024 * 1024;
 /** Size a WAL file is truncated back to after a checkpoint. */
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
@@ -154,6 +163,8 @@ export class SqliteKvStore implements KvStore {
       }
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      db.exec(`PRAGMA cache_size = -${CACHE_KIB}`);
+      db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
       db.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
       return new SqliteKvStore(db);
     } catch (error) {

@@ -12,6 +12,7 @@ import type { KvStore } from "../kv/kv_store.ts";
 import { dataPrefix, hashFieldKey, prefixEnd } from "../kv/keys.ts";
 import { atomically, checkType, countOf, writeCount } from "./_registry.ts";
 import { scanNames } from "./keyspace.ts";
+import { latin1 } from "./_latin1.ts";
 
 /**
  * Sets the fields of the hash `name` to the given values (a field given
@@ -25,10 +26,19 @@ export function hset(
   return atomically(kv, () => {
     const count = countOf(kv, name, "hash");
     let added = 0;
+    // The fields of a new hash are new without looking (but for repeats).
+    const seen = count === 0 && pairs.length > 1 ? new Set<string>() : undefined;
     for (let i = 0; i < pairs.length; i++) {
       const key = hashFieldKey(name, pairs[i][0]);
-      // The first field of a new hash is new without looking.
-      if ((count === 0 && i === 0) || kv.get(key) === undefined) added++;
+      if (seen !== undefined) {
+        const field = latin1(pairs[i][0]);
+        if (!seen.has(field)) {
+          seen.add(field);
+          added++;
+        }
+      } else if (count === 0 || kv.get(key) === undefined) {
+        added++;
+      }
       kv.set(key, pairs[i][1]);
     }
     if (added > 0) writeCount(kv, name, "hash", count + added);

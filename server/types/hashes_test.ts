@@ -84,3 +84,11 @@ Deno.test("hscan lists hash key names in [start, end]", () => {
   assert.deepEqual(hscan(kv, s("c"), s("a"), 0), []);
   kv.close();
 });
+
+Deno.test("hset of a new hash counts a repeated field once", () => {
+  const kv = SqliteKvStore.open(":memory:");
+  assert.equal(hset(kv, s("n"), [[s("f"), s("1")], [s("g"), s("2")], [s("f"), s("3")]]), 2);
+  assert.equal(hlen(kv, s("n")), 2);
+  assert.deepEqual(hget(kv, s("n"), s("f")), s("3"));
+  kv.close();
+});

@@ -10,6 +10,7 @@
 import type { KvStore } from "../kv/kv_store.ts";
 import { dataPrefix, prefixEnd, setMemberKey } from "../kv/keys.ts";
 import { atomically, checkType, countOf, writeCount } from "./_registry.ts";
+import { latin1 } from "./_latin1.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -18,10 +19,17 @@ export function sadd(kv: KvStore, name: Uint8Array, members: readonly Uint8Array
   return atomically(kv, () => {
     const count = countOf(kv, name, "set");
     let added = 0;
+    // The members of a new set are new without looking (but for repeats).
+    const seen = count === 0 && members.length > 1 ? new Set<string>() : undefined;
     for (let i = 0; i < members.length; i++) {
       const key = setMemberKey(name, members[i]);
-      // The first member of a new set is new without looking.
-      if (!(count === 0 && i === 0) && kv.get(key) !== undefined) continue;
+      if (seen !== undefined) {
+        const member = latin1(members[i]);
+        if (seen.has(member)) continue;
+        seen.add(member);
+      } else if (count !== 0 && kv.get(key) !== undefined) {
+        continue;
+      }
       kv.set(key, EMPTY);
       added++;
     }

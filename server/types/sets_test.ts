@@ -59,3 +59,10 @@ Deno.test("every set operation on another type is WRONGTYPE", () => {
   assert.equal(kv.count(Uint8Array.of(0x53), Uint8Array.of(0x54)), 0);
   kv.close();
 });
+
+Deno.test("sadd to a new set counts a repeated member once", () => {
+  const kv = SqliteKvStore.open(":memory:");
+  assert.equal(sadd(kv, s("n"), [s("a"), s("b"), s("a"), s("c"), s("b")]), 3);
+  assert.equal(scard(kv, s("n")), 3);
+  kv.close();
+});
