@@ -4,7 +4,8 @@
  * after a small mutation, full restore. Reports wall time, MB/s, the
  * client's peak RSS and the repository size.
  *
- *     deno run -A scripts/backup_bench.ts [--small N] [--large-mib M] [--json FILE] [--no-restic]
+ *     deno run -A scripts/backup_bench.ts [--small N] [--large-mib M] [--storage local|sftp|s3]
+ *                                         [--storage-bench] [--json FILE] [--no-restic]
  *
  * The dataset (deterministic): N small files (1–16 KiB, half of them
  * compressible text, in a tree of directories) plus three large files of
@@ -12,16 +13,33 @@
  * redundant data). Page caches are dropped before each phase when possible
  * (root), so reads are cold.
  *
+ * `--storage` picks where both tools store their backups: the server's local
+ * storage and a local restic repository (the default), a directory on a
+ * private sshd (SFTP), or a bucket on a throwaway Ceph radosgw (S3); see
+ * `scripts/bench/backup_storage.ts`. `--storage-bench` first measures the
+ * storage itself with `scripts/storage_bench.ts` (200 puts and gets of 1 MiB).
+ * Ctrl-C (or SIGTERM) stops every server the script started and removes its
+ * temp directories.
+ *
  * @module
  */
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import {
+  type BackupStorage,
+  isStorageKind,
+  startBackupStorage,
+  STORAGE_KINDS,
+} from "./bench/backup_storage.ts";
+import { duBytes } from "./bench/du_bytes.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const STORAGE_BENCH = new URL("./storage_bench.ts", import.meta.url).pathname;
 const MiB = 1024 * 1024;
 
 interface PhaseResult {
+  storage: string;
   tool: string;
   phase: string;
   seconds: number;
@@ -49,11 +67,17 @@ function randomBytes(length: number, seed: number): Uint8Array {
   return out;
 }
 
-async function generate(root: string, small: number, largeMiB: number): Promise<number> {
+async function generate(
+  root: string,
+  small: number,
+  largeMiB: number,
+  signal: AbortSignal,
+): Promise<number> {
   const next = xorshift(7);
   let total = 0;
   const words = ["photo", "backup", "ddb", "lorem", "ipsum", "data", "file", "summer", "beach"];
   for (let i = 0; i < small; i++) {
+    signal.throwIfAborted();
     const dir = join(root, "small", `d${i % 50}`, `e${Math.floor(i / 50) % 40}`);
     if (i < 2000) await Deno.mkdir(dir, { recursive: true });
     const size = 1024 + (next() % (15 * 1024));
@@ -96,27 +120,29 @@ async function dropCaches(): Promise<void> {
   }
 }
 
-async function duMiB(path: string): Promise<number> {
-  const out = await new Deno.Command("du", { args: ["-sb", path] }).output();
-  return Number(new TextDecoder().decode(out.stdout).split("\t")[0]) / MiB;
-}
-
 /** The outcome of {@linkcode timed}. */
 interface Timed {
   seconds: number;
   peakRssMiB: number;
   code: number;
+  stdout: string;
   stderr: string;
 }
 
-/** Runs a command, sampling its peak RSS (VmHWM) until it exits. */
+/**
+ * Runs a command, sampling its peak RSS (VmHWM) until it exits. An abort of
+ * `signal` kills it and rejects.
+ */
 async function timed(
   cmd: string,
   args: string[],
   env: Record<string, string>,
+  signal: AbortSignal,
 ): Promise<Timed> {
+  signal.throwIfAborted();
   const start = performance.now();
-  const child = new Deno.Command(cmd, { args, env, stdout: "null", stderr: "piped" }).spawn();
+  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped", signal })
+    .spawn();
   let peak = 0;
   const sampler = setInterval(async () => {
     try {
@@ -129,28 +155,35 @@ async function timed(
   }, 50);
   const out = await child.output();
   clearInterval(sampler);
+  signal.throwIfAborted();
+  const decoder = new TextDecoder();
   return {
     seconds: (performance.now() - start) / 1000,
     peakRssMiB: peak,
     code: out.code,
-    stderr: new TextDecoder().decode(out.stderr).slice(-2000),
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr).slice(-2000),
   };
 }
 
-async function startServer(dataDir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+/** A running `ddb serve`. */
+interface BenchServer {
+  port: number;
+  /** Stops it (SIGTERM) and waits for it to exit; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Starts `ddb serve` on a free port, with `configFile` when given and `env` added. */
+async function startServer(
+  dataDir: string,
+  configFile: string | undefined,
+  env: Record<string, string>,
+): Promise<BenchServer> {
+  const args = ["run", "-A", MAIN, "serve", "--listen", "127.0.0.1:0", "--data", dataDir];
+  if (configFile !== undefined) args.push("--config", configFile);
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--data",
-      dataDir,
-      "--log-level",
-      "info",
-    ],
+    args: [...args, "--log-level", "info"],
+    env,
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -165,15 +198,78 @@ async function startServer(dataDir: string): Promise<{ port: number; stop: () =>
       (async () => {
         while (!(await reader.read()).done) { /* drain */ }
       })();
+      let stopped: Promise<void> | undefined;
       return {
         port: Number(match[1]),
-        stop: async () => {
-          child.kill("SIGTERM");
-          await child.status;
-        },
+        stop: () =>
+          stopped ??= (async () => {
+            child.kill("SIGTERM");
+            await child.status;
+          })(),
       };
     }
   }
+}
+
+/** Cleanup steps (servers to stop, directories to remove), run last added first. */
+class Teardown {
+  readonly #steps: (() => Promise<void>)[] = [];
+
+  /** Adds a step, to run before the steps added earlier. */
+  add(step: () => Promise<void>): void {
+    this.#steps.push(step);
+  }
+
+  /** Runs every step once; a step that fails is reported and the others still run. */
+  async run(): Promise<void> {
+    for (let step = this.#steps.pop(); step !== undefined; step = this.#steps.pop()) {
+      try {
+        await step();
+      } catch (error) {
+        console.error(`bench:backup: cleanup failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Blobs put and got by `--storage-bench`. */
+const STORAGE_BENCH_COUNT = 200;
+
+/** Puts and gets 200 blobs of 1 MiB with `scripts/storage_bench.ts` into the storage's URL. */
+async function storageBench(
+  storage: BackupStorage,
+  signal: AbortSignal,
+): Promise<PhaseResult[]> {
+  console.error(`storage_bench: ${STORAGE_BENCH_COUNT} x 1 MiB into ${storage.url} …`);
+  const args = ["run", "-A", STORAGE_BENCH, storage.url, "--size", "1MiB", "--json"];
+  args.push("--count", String(STORAGE_BENCH_COUNT));
+  const r = await timed(Deno.execPath(), args, storage.env, signal);
+  const row = (phase: string, seconds: number, mbPerSecond: number) => ({
+    storage: storage.kind,
+    tool: "storage_bench",
+    phase: `${phase} ${STORAGE_BENCH_COUNT} x 1 MiB`,
+    seconds: Number(seconds.toFixed(2)),
+    mbPerSecond: Number(mbPerSecond.toFixed(1)),
+    peakRssMiB: Number(r.peakRssMiB.toFixed(0)),
+    repoMiB: 0,
+    code: r.code,
+  });
+  if (r.code !== 0) {
+    console.error(`storage_bench exited ${r.code}: ${r.stderr}`);
+    return [row("put+get", r.seconds, 0)];
+  }
+  const result = JSON.parse(r.stdout) as {
+    putSeconds: number;
+    putMBps: number;
+    getSeconds: number;
+    getMBps: number;
+  };
+  const rows = [
+    row("put", result.putSeconds, result.putMBps),
+    row("get", result.getSeconds, result.getMBps),
+  ];
+  for (const one of rows) console.error(JSON.stringify(one));
+  return rows;
 }
 
 const HELP = `Usage: deno task bench:backup [options]
@@ -182,46 +278,52 @@ Backs up a generated dataset with ddb (and restic, when installed): first backup
 backup, backup after a small mutation, full restore. See docs/benchmarks.md.
 
 Options:
-  --small N         small files (50000)
-  --large-mib M     size of each of the three large files (200)
-  --no-restic       measure ddb only
-  --json FILE       also write the results to FILE
-  --dir DIR         work directory (default: a new temp dir)
-  -h, --help        this help`;
+  --small N           small files (50000)
+  --large-mib M       size of each of the three large files (200)
+  --storage KIND      where both tools store their backups (local):
+                        local  the server's default storage; restic: a local repository
+                        sftp   a directory on a private sshd started for the run (needs
+                               openssh-server); restic: sftp: on the same sshd
+                        s3     a bucket on a throwaway Ceph radosgw, objects in RAM (needs
+                               radosgw, ceph-mon, ceph-osd); restic: s3: on the same radosgw
+  --storage-bench     first put and get 200 blobs of 1 MiB in the storage
+                      (scripts/storage_bench.ts)
+  --no-restic         measure ddb only
+  --json FILE         also write the results to FILE
+  --dir DIR           work directory, kept (default: a new temp dir, removed)
+  -h, --help          this help
 
-async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      options: {
-        small: { type: "string", default: "50000" },
-        "large-mib": { type: "string", default: "200" },
-        json: { type: "string" },
-        "no-restic": { type: "boolean", default: false },
-        dir: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    console.error(`bench:backup: ${error instanceof Error ? error.message : error}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const small = Number(values.small);
-  const largeMiB = Number(values["large-mib"]);
-  if (!Number.isSafeInteger(small) || small < 0 || !(largeMiB >= 0)) {
-    console.error(`bench:backup: --small and --large-mib take non-negative numbers\n\n${HELP}`);
-    return 2;
-  }
-  const work = values.dir ?? await Deno.makeTempDir({ prefix: "ddb-backup-bench-" });
+Ctrl-C stops every server started and removes the temp directories.`;
+
+/** What the command line asked for. */
+interface BenchOptions {
+  small: number;
+  largeMiB: number;
+  storage: BackupStorage["kind"];
+  storageBench: boolean;
+  restic: boolean;
+  json?: string;
+}
+
+/** Runs the benchmark in `work`; what must be undone goes to `teardown`. Resolves with the exit code. */
+async function runBench(
+  options: BenchOptions,
+  work: string,
+  teardown: Teardown,
+  signal: AbortSignal,
+): Promise<number> {
+  const { small, largeMiB } = options;
+  const loadBefore = Deno.loadavg();
   const src = join(work, "src");
+  const serverDir = join(work, "ddb-server");
+  console.error(`starting the ${options.storage} storage …`);
+  const storage = await startBackupStorage(options.storage, work, serverDir);
+  teardown.add(() => storage.stop());
+  console.error(`storage: ${storage.url}`);
   console.error(`generating ${small} small files + 3 x ${largeMiB} MiB in ${src} …`);
-  const bytes = await generate(src, small, largeMiB);
+  const bytes = await generate(src, small, largeMiB, signal);
   const results: PhaseResult[] = [];
+  let failed = false;
   const record = (
     tool: string,
     phase: string,
@@ -231,6 +333,7 @@ async function main(): Promise<number> {
   ) => {
     if (r.code !== 0) console.error(`${tool} ${phase} exited ${r.code}: ${r.stderr}`);
     const result = {
+      storage: storage.kind,
       tool,
       phase,
       seconds: Number(r.seconds.toFixed(2)),
@@ -252,7 +355,7 @@ async function main(): Promise<number> {
     repoMiB: () => Promise<number>,
   ) => {
     await Deno.remove(src, { recursive: true });
-    await generate(src, small, largeMiB);
+    await generate(src, small, largeMiB, signal);
     for (const phase of ["first backup", "unchanged backup", "after mutation"]) {
       if (phase === "after mutation") await mutate(src, small);
       await dropCaches();
@@ -262,64 +365,155 @@ async function main(): Promise<number> {
     record(tool, "full restore", await restore(), totalMB, 0);
   };
 
-  const server = await startServer(join(work, "ddb-server"));
+  if (options.storageBench) results.push(...await storageBench(storage, signal));
+
+  let configFile: string | undefined;
+  if (storage.configured) {
+    configFile = join(work, "ddb-server.json");
+    const config = { databases: { default: { storage: storage.url } } };
+    await Deno.writeTextFile(configFile, JSON.stringify(config, null, 2) + "\n");
+  }
+  const server = await startServer(serverDir, configFile, storage.env);
+  teardown.add(() => server.stop());
   const env = {
     DDB_SERVER: `127.0.0.1:${server.port}`,
     XDG_CACHE_HOME: join(work, "ddb-cache"),
     XDG_CONFIG_HOME: join(work, "ddb-config"),
   };
-  const ddb = (args: string[]) => timed(Deno.execPath(), ["run", "-A", MAIN, ...args], env);
+  const ddb = (args: string[]) => timed(Deno.execPath(), ["run", "-A", MAIN, ...args], env, signal);
   try {
     await runPhases(
       "ddb",
       () => ddb(["backup", "-q", src]),
       () => ddb(["restore", "-q", "latest", join(work, "ddb-restore")]),
-      () => duMiB(join(work, "ddb-server")),
+      async () => (await duBytes(serverDir) + await storage.remoteBytes()) / MiB,
     );
   } finally {
     await server.stop();
   }
 
-  if (!values["no-restic"]) {
+  if (options.restic) {
     const hasRestic =
       (await new Deno.Command("sh", { args: ["-c", "command -v restic"] }).output()).success;
     if (!hasRestic) {
       console.error("restic is not installed: skipping the comparison (apt-get install restic)");
     } else {
-      const repo = join(work, "restic-repo");
+      const target = storage.restic;
       const renv = {
-        RESTIC_REPOSITORY: repo,
+        RESTIC_REPOSITORY: target.repository,
         RESTIC_PASSWORD: "bench",
         RESTIC_CACHE_DIR: join(work, "restic-cache"),
+        ...target.env,
       };
-      await timed("restic", ["init"], renv);
-      await runPhases(
-        "restic",
-        () => timed("restic", ["backup", "-q", src], renv),
-        () =>
-          timed(
-            "restic",
-            ["restore", "-q", "latest", "--target", join(work, "restic-restore")],
-            renv,
-          ),
-        () => duMiB(repo),
-      );
+      const restic = (args: string[]) => timed("restic", [...target.args, ...args], renv, signal);
+      const init = await restic(["init"]);
+      if (init.code !== 0) {
+        console.error(`restic init exited ${init.code}: skipping restic\n${init.stderr}`);
+        failed = true;
+      } else {
+        await runPhases(
+          "restic",
+          () => restic(["backup", "-q", src]),
+          () => restic(["restore", "-q", "latest", "--target", join(work, "restic-restore")]),
+          async () => await target.bytes() / MiB,
+        );
+      }
     }
   }
 
+  const loadAfter = Deno.loadavg();
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
   console.log(
-    `\nDataset: ${small} small files + 3 x ${largeMiB} MiB = ${(bytes / MiB).toFixed(0)} MiB\n`,
+    `\nDataset: ${small} small files + 3 x ${largeMiB} MiB = ${(bytes / MiB).toFixed(0)} MiB\n` +
+      `Storage: ${options.storage}\n` +
+      `Load average (1, 5, 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after\n`,
   );
-  console.log("| tool | phase | seconds | MB/s | peak RSS MiB | repo MiB |");
-  console.log("|---|---|---|---|---|---|");
+  console.log("| storage | tool | phase | seconds | MB/s | peak RSS MiB | repo MiB |");
+  console.log("|---|---|---|---|---|---|---|");
   for (const r of results) {
     console.log(
-      `| ${r.tool} | ${r.phase} | ${r.seconds} | ${r.mbPerSecond} | ${r.peakRssMiB} | ${r.repoMiB} |`,
+      `| ${r.storage} | ${r.tool} | ${r.phase} | ${r.seconds} | ${r.mbPerSecond} | ` +
+        `${r.peakRssMiB} | ${r.repoMiB} |`,
     );
   }
-  if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(results, null, 2));
-  if (values.dir === undefined) await Deno.remove(work, { recursive: true });
-  return results.some((r) => r.code !== 0) ? 1 : 0;
+  if (options.json) await Deno.writeTextFile(options.json, JSON.stringify(results, null, 2));
+  return failed || results.some((r) => r.code !== 0) ? 1 : 0;
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      options: {
+        small: { type: "string", default: "50000" },
+        "large-mib": { type: "string", default: "200" },
+        storage: { type: "string", default: "local" },
+        "storage-bench": { type: "boolean", default: false },
+        json: { type: "string" },
+        "no-restic": { type: "boolean", default: false },
+        dir: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`bench:backup: ${error instanceof Error ? error.message : error}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const small = Number(values.small);
+  const largeMiB = Number(values["large-mib"]);
+  if (!Number.isSafeInteger(small) || small < 0 || !(largeMiB >= 0)) {
+    console.error(`bench:backup: --small and --large-mib take non-negative numbers\n\n${HELP}`);
+    return 2;
+  }
+  const storage = values.storage;
+  if (!isStorageKind(storage)) {
+    console.error(
+      `bench:backup: --storage takes one of ${STORAGE_KINDS.join(", ")}, not "${storage}"\n\n` +
+        HELP,
+    );
+    return 2;
+  }
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort(new Error("interrupted"));
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const teardown = new Teardown();
+  try {
+    const work = values.dir ?? await Deno.makeTempDir({ prefix: "ddb-backup-bench-" });
+    if (values.dir === undefined) {
+      teardown.add(() => Deno.remove(work, { recursive: true }));
+    }
+    return await runBench(
+      {
+        small,
+        largeMiB,
+        storage,
+        storageBench: values["storage-bench"],
+        restic: !values["no-restic"],
+        json: values.json,
+      },
+      work,
+      teardown,
+      interrupt.signal,
+    );
+  } catch (error) {
+    const message = interrupt.signal.aborted
+      ? "interrupted"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    console.error(`bench:backup: ${message}`);
+    return 1;
+  } finally {
+    await teardown.run();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
 }
 
 if (import.meta.main) Deno.exit(await main());
