@@ -18,6 +18,8 @@ import { FORGET_HELP, forgetCommand } from "./client/forget/cli.ts";
 import { DIFF_HELP, diffCommand } from "./client/diff/cli.ts";
 import { STATS_HELP, statsCommand } from "./client/stats/cli.ts";
 import { CHECK_HELP, checkCommand } from "./client/check/cli.ts";
+import { GC_HELP, gcCommand } from "./client/gc/cli.ts";
+import { DB_HELP, dbCommand } from "./server/dump/cli.ts";
 import { VERSION } from "./version.ts";
 
 /** A subcommand: what it does, and how to run it. */
@@ -67,6 +69,16 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: "Check that every snapshot is complete (and with --read-data, intact)",
     run: checkCommand,
     help: CHECK_HELP,
+  },
+  gc: {
+    summary: "Delete blobs and metadata no snapshot references (safe beside backups)",
+    run: gcCommand,
+    help: GC_HELP,
+  },
+  db: {
+    summary: "Export, import and recover a database's metadata",
+    run: dbCommand,
+    help: DB_HELP,
   },
   stats: {
     summary: "Snapshots, files, logical and stored size, dedup ratio",

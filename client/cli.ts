@@ -21,6 +21,8 @@ import { FileCache, FileCacheError } from "./cache/file_cache.ts";
 import { cachePathFor, defaultCacheDir } from "./cache/cache_path.ts";
 import { createReporter, type ProgressReporter, type ReporterMode } from "./progress/progress.ts";
 import { formatBytes } from "./progress/format.ts";
+import { RespClient } from "./remote/resp_client.ts";
+import { BackupLease, backupLeaseId, leasedRepository } from "./backup/lease.ts";
 
 const encoder = new TextEncoder();
 
@@ -120,7 +122,15 @@ export async function backupCommand(args: string[]): Promise<number> {
   // Many small files make much short-lived garbage: keep the heap near its live size.
   const governor = startHeapGovernor();
   let errors = 0;
+  let leaseConn: RespClient | undefined;
+  let lease: BackupLease | undefined;
   try {
+    // Held from before the cache is trusted until the last commit: no gc
+    // deletes what this backup references (docs/gc.md).
+    leaseConn = await RespClient.connect(settings);
+    lease = await BackupLease.acquire(leaseConn, backupLeaseId(host), {
+      onWait: (message) => reporter.log(`ddb backup: ${message}`),
+    });
     for (const given of flags.positionals) {
       const path = resolve(given);
       const cache = openCache(settings.server, settings.db, host, path, reporter);
@@ -137,7 +147,7 @@ export async function backupCommand(args: string[]): Promise<number> {
           dryRun: flags.values["dry-run"] === true,
         }, {
           fs: denoSourceFs,
-          repo,
+          repo: leasedRepository(repo, lease),
           cache,
           now: () => new Date(),
           progress: (stats, current) => reporter.update(progressState(stats, current)),
@@ -162,6 +172,8 @@ export async function backupCommand(args: string[]): Promise<number> {
       }
     }
   } finally {
+    await lease?.release();
+    await leaseConn?.closed();
     governor.stop();
     reporter.finish();
     await repo.close();

@@ -15,6 +15,7 @@ import { openStorage, redactUrl } from "../storage/registry.ts";
 import { LocalStorage } from "../storage/local/local_storage.ts";
 import type { DatabaseOpeners } from "./database.ts";
 import { VERSION } from "../version.ts";
+import { metaBackupInterval, startMetaBackups } from "./dump/meta_backup_schedule.ts";
 
 const FLAGS: FlagSpecs = {
   listen: { type: "string", value: "HOST:PORT", help: "Address to listen on (127.0.0.1:9736)" },
@@ -30,6 +31,11 @@ const FLAGS: FlagSpecs = {
     help: "Require AUTH with this password ($DDB_REQUIREPASS; prefer the env or config file)",
   },
   "log-level": { type: "string", value: "LEVEL", help: "debug, info, warn or error (info)" },
+  "meta-backup-every": {
+    type: "string",
+    value: "DURATION",
+    help: "Back up each open database's metadata into its storage this often (e.g. 1h)",
+  },
 };
 
 const DESCRIPTION = `Runs the ddb server: a Redis-protocol (RESP) server keeping metadata in SQLite
@@ -94,6 +100,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     logLevel: stringFlag(flags, "log-level"),
   }, defaultDataDir());
   const logger = new Logger({ level: config.logLevel });
+  const metaBackupEvery = metaBackupInterval(stringFlag(flags, "meta-backup-every"));
   const lock = await lockDataDir(config.dataDir);
   const openers: DatabaseOpeners = {
     async openKv(name) {
@@ -107,6 +114,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     },
   };
   const server = await Server.start({ config, logger, openers });
+  startMetaBackups(server, metaBackupEvery);
   logger.info("server.start", {
     version: VERSION,
     address: server.address,

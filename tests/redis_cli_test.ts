@@ -685,7 +685,7 @@ Deno.test({
           ...["sadd", "srem", "smembers", "sismember", "scard", "ladd", "llen", "lindex"],
           ...["lrange", "llast", "liter", "lmrange", "lprev", "bput", "bget", "bexists"],
           ...["bmultiexists", "bsize", "bcnt", "multi", "exec", "discard", "txinit"],
-          ...["txcommit", "txdiscard"],
+          ...["txcommit", "txdiscard", "dbexport", "dbimport", "metabackup", "lease", "gc"],
         ];
         deepEqual([...list].sort(), [...expected].sort());
         await cli.expect(["COMMAND", "COUNT"], `(integer) ${expected.length}`);

@@ -235,7 +235,7 @@ class BackupRun {
   constructor(options: BackupOptions, ports: BackupPorts) {
     this.#options = options;
     this.#ports = ports;
-    this.#files = new Semaphore(options.fileConcurrency ?? 8);
+    this.#files = new Semaphore(options.fileConcurrency ?? 32);
     this.#budget = new Semaphore(options.memoryBudget ?? 64 * 1024 * 1024);
     this.#params = options.chunkParams ?? DEFAULT_PARAMS;
   }

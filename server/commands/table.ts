@@ -12,6 +12,8 @@ import { SET_COMMANDS } from "./sets.ts";
 import { LIST_COMMANDS } from "./lists.ts";
 import { BLOB_COMMANDS } from "./blobs.ts";
 import { TX_COMMANDS } from "./tx.ts";
+import { DUMP_COMMANDS } from "./dump.ts";
+import { GC_COMMANDS } from "./gc.ts";
 
 /** Every command family, in the order `docs/protocol.md` lists them. */
 export const COMMAND_FAMILIES: readonly (readonly [string, readonly CommandSpec[]])[] = [
@@ -22,6 +24,8 @@ export const COMMAND_FAMILIES: readonly (readonly [string, readonly CommandSpec[
   ["Lists", LIST_COMMANDS],
   ["Blobs", BLOB_COMMANDS],
   ["Transactions", TX_COMMANDS],
+  ["Metadata dumps and backups", DUMP_COMMANDS],
+  ["Leases and garbage collection", GC_COMMANDS],
 ];
 
 /** Builds the name → spec map; throws on a duplicate name. */

@@ -1,0 +1,341 @@
+/**
+ * Garbage collection benchmark: a synthetic repository with many blobs,
+ * written through a real `ddb serve`, then `GC` timed and the server's peak
+ * memory during it measured.
+ *
+ *     deno run -A scripts/gc_bench.ts [--blobs N] [--per-dir N] [--gc-heap-mib M] [--check] [--keep]
+ *
+ * 1. BPUT N tiny distinct blobs (pipelined on 4 connections: they go into
+ *    packs), then write two trees following the backup schema (one file of
+ *    one chunk per blob, `--per-dir` files per directory): tree A over the
+ *    even thousands of blobs (0–999, 2000–2999, …), tree B over the odd
+ *    ones. Commit a snapshot of each, then forget B: half the blobs and
+ *    metadata become garbage, most packs wholly dead, a few partly.
+ * 2. Restart the server on the same data (a fresh process, so its peak RSS
+ *    is the gc's), `GC DRYRUN GRACE 0`, then `GC GRACE 0`; meanwhile a
+ *    client PINGs every 50 ms (the longest wait shows how well gc shares
+ *    the server). Reports times, VmHWM before and after, RSS samples (and
+ *    of them anonymous memory: SQLite maps its file, which counts in RSS)
+ *    and the V8 heap in use (INFO memory). `--gc-heap-mib` restarts the
+ *    server with V8's old space capped, to show what the collection needs.
+ * 3. With `--check`, times `ddb check` of what remains.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { asArray, asInteger, asText, RespClient } from "../client/remote/resp_client.ts";
+import type { RespValue } from "../client/remote/reply_decoder.ts";
+import { Repository } from "../client/repo/repository.ts";
+import {
+  contentId,
+  contentKey,
+  dirKeyOf,
+  metaFields,
+  metaKeyOf,
+  type NodeMeta,
+} from "../client/snapshot/schema.ts";
+import { freePort } from "./bench/free_port.ts";
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const encoder = new TextEncoder();
+const CONNECTIONS = 4;
+const WINDOW = 2048;
+
+interface Server {
+  child: Deno.ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(dataDir: string, port: number, heapMiB?: number): Promise<Server> {
+  const v8 = heapMiB === undefined ? [] : [`--v8-flags=--max-old-space-size=${heapMiB}`];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...v8, MAIN, "serve", "--listen", `127.0.0.1:${port}`, "--data", dataDir],
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  for (let i = 0;; i++) {
+    try {
+      const c = await RespClient.connect({ hostname: "127.0.0.1", port });
+      await c.call("PING");
+      await c.closed();
+      break;
+    } catch (error) {
+      if (i > 300) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    child,
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+function status(pid: number, field: string): number {
+  const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+  if (match === null) throw new Error(`Cannot read ${field} of process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+const MiB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function blobBytes(i: number): Uint8Array {
+  return encoder.encode(`gc bench blob ${i}`);
+}
+
+/** Runs `fn(i)` for i in [from, to) on `clients`, WINDOW calls in flight per client. */
+async function pipelined(
+  clients: RespClient[],
+  count: number,
+  fn: (client: RespClient, i: number) => Promise<unknown>,
+): Promise<void> {
+  await Promise.all(clients.map(async (client, c) => {
+    let pending: Promise<unknown>[] = [];
+    for (let i = c; i < count; i += clients.length) {
+      pending.push(fn(client, i));
+      if (pending.length >= WINDOW) {
+        await Promise.all(pending);
+        pending = [];
+      }
+    }
+    await Promise.all(pending);
+  }));
+}
+
+interface Tree {
+  root: string;
+  files: number;
+  dirs: number;
+  bytes: number;
+}
+
+/** Writes a tree over blobs `indexes` (one file each) and resolves with its root meta key. */
+async function writeTree(
+  clients: RespClient[],
+  name: string,
+  indexes: number[],
+  ids: string[],
+  perDir: number,
+): Promise<Tree> {
+  const flatten = (fields: ReadonlyMap<string, Uint8Array>) => [...fields].flat();
+  const node = (n: string, type: "file" | "dir", size: number, ref: string): NodeMeta => ({
+    name: encoder.encode(n),
+    type,
+    size,
+    mode: type === "dir" ? 0o755 : 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeNs: 1_700_000_000_000_000_000n,
+    ref,
+  });
+  const dirCount = Math.ceil(indexes.length / perDir);
+  const dirMetas: string[] = new Array(dirCount);
+  let bytes = 0;
+  await pipelined(clients, dirCount, async (client, d) => {
+    const members: string[] = [];
+    const calls: Promise<RespValue>[] = [];
+    let size = 0;
+    for (const i of indexes.slice(d * perDir, (d + 1) * perDir)) {
+      const length = blobBytes(i).length;
+      const content = contentKey(contentId([{ id: ids[i], size: length }]));
+      calls.push(client.call("LADD", content, String(length), ids[i]));
+      const meta = node(`file-${i}`, "file", length, content);
+      const key = metaKeyOf(meta);
+      calls.push(client.call("HSET", key, ...flatten(metaFields(meta))));
+      members.push(key);
+      size += length;
+    }
+    const dirKey = dirKeyOf(members);
+    calls.push(client.call("SADD", dirKey, ...members));
+    const meta = node(`dir-${d}`, "dir", size, dirKey);
+    dirMetas[d] = metaKeyOf(meta);
+    calls.push(client.call("HSET", dirMetas[d], ...flatten(metaFields(meta))));
+    bytes += size;
+    await Promise.all(calls);
+  });
+  const rootDir = dirKeyOf(dirMetas);
+  await clients[0].call("SADD", rootDir, ...dirMetas);
+  const root = node(name, "dir", bytes, rootDir);
+  const rootKey = metaKeyOf(root);
+  await clients[0].call("HSET", rootKey, ...flatten(metaFields(root)));
+  return { root: rootKey, files: indexes.length, dirs: dirCount + 1, bytes };
+}
+
+function gcReport(reply: RespValue): Record<string, number> {
+  const flat = asArray(reply);
+  const out: Record<string, number> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[asText(flat[i])] = asInteger(flat[i + 1]);
+  return out;
+}
+
+/** Runs GC with `args` while sampling the server's RSS and a PING's latency. */
+async function timedGc(server: Server, args: string[]) {
+  const options = { hostname: "127.0.0.1", port: server.port };
+  const client = await RespClient.connect(options);
+  const pinger = await RespClient.connect(options);
+  let running = true;
+  let maxPingMs = 0;
+  let maxRss = 0;
+  let maxAnon = 0;
+  let maxHeap = 0;
+  const pings = (async () => {
+    while (running) {
+      const start = performance.now();
+      await pinger.call("PING");
+      maxPingMs = Math.max(maxPingMs, performance.now() - start);
+      maxRss = Math.max(maxRss, status(server.child.pid, "VmRSS"));
+      maxAnon = Math.max(maxAnon, status(server.child.pid, "RssAnon"));
+      const info = asText(await pinger.call("INFO", "memory"));
+      const heap = /used_memory:(\d+)/.exec(info);
+      if (heap !== null) maxHeap = Math.max(maxHeap, Number(heap[1]));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const start = performance.now();
+  const report = gcReport(await client.call("GC", ...args));
+  const ms = performance.now() - start;
+  running = false;
+  await pings;
+  await client.closed();
+  await pinger.closed();
+  return { report, ms, maxPingMs, maxRss, maxAnon, maxHeap };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      blobs: { type: "string", default: "1000000" },
+      "per-dir": { type: "string", default: "1000" },
+      check: { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
+      "gc-heap-mib": { type: "string" },
+    },
+  });
+  const n = Number(values.blobs);
+  const perDir = Number(values["per-dir"]);
+  const dir = await Deno.makeTempDir({ prefix: "ddb-gc-bench-" });
+  const dataDir = join(dir, "data");
+  const port = freePort();
+  console.log(`gc bench: ${n} blobs, ${perDir} files per directory, data in ${dataDir}`);
+  let server = await startServer(dataDir, port);
+  try {
+    const options = { hostname: "127.0.0.1", port };
+    const clients = await Promise.all(
+      Array.from({ length: CONNECTIONS }, () => RespClient.connect(options)),
+    );
+    let t = performance.now();
+    const ids: string[] = new Array(n);
+    await pipelined(clients, n, async (client, i) => {
+      const data = blobBytes(i);
+      ids[i] = createHash("sha256").update(data).digest("hex");
+      const stored = asText(await client.call("BPUT", data));
+      if (stored !== ids[i]) throw new Error(`BPUT ${i}: stored as ${stored}`);
+    });
+    console.log(`BPUT ${n} blobs: ${seconds(performance.now() - t)}`);
+
+    t = performance.now();
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < n; i++) (Math.floor(i / 1000) % 2 === 0 ? a : b).push(i);
+    const treeA = await writeTree(clients, "a", a, ids, perDir);
+    const treeB = await writeTree(clients, "b", b, ids, perDir);
+    console.log(
+      `metadata of ${treeA.files + treeB.files} files, ${treeA.dirs + treeB.dirs} dirs: ${
+        seconds(performance.now() - t)
+      }`,
+    );
+    const repo = await Repository.open(options, 0);
+    const snapshot = (tree: Tree, path: string) => ({
+      ref: tree.root,
+      host: "bench",
+      path,
+      timeUs: BigInt(Date.now()) * 1000n,
+      tags: [],
+      files: tree.files,
+      dirs: tree.dirs,
+      bytes: tree.bytes,
+      newBytes: 0,
+      newChunks: 0,
+      errors: 0,
+      client: "gc_bench",
+    });
+    await repo.commitSnapshot(snapshot(treeA, "/a"));
+    await repo.commitSnapshot(snapshot(treeB, "/b"));
+    await repo.removeSnapshots((await repo.listSnapshots()).filter((s) => s.path === "/b"));
+    const keys = asInteger(await clients[0].call("DBSIZE"));
+    const blobs = asInteger(await clients[0].call("BCNT"));
+    await repo.close();
+    for (const c of clients) await c.closed();
+    console.log(`repository: ${keys} keys, ${blobs} blobs; snapshot of /b forgotten`);
+
+    await server.stop();
+    const heapMiB = values["gc-heap-mib"] === undefined ? undefined : Number(values["gc-heap-mib"]);
+    server = await startServer(dataDir, port, heapMiB);
+    // Open the database, then take the baseline.
+    const warm = await RespClient.connect(options);
+    await warm.call("DBSIZE");
+    await warm.closed();
+    const pid = server.child.pid;
+    const before = {
+      rss: status(pid, "VmRSS"),
+      hwm: status(pid, "VmHWM"),
+      anon: status(pid, "RssAnon"),
+    };
+    console.log(
+      `server restarted: RSS ${MiB(before.rss)} (anonymous ${MiB(before.anon)}), ` +
+        `VmHWM ${MiB(before.hwm)}`,
+    );
+
+    const dry = await timedGc(server, ["DRYRUN", "GRACE", "0"]);
+    const afterDry = status(pid, "VmHWM");
+    console.log(
+      `GC DRYRUN: ${seconds(dry.ms)}, would delete ${dry.report.blobs_deleted} blobs and ` +
+        `${dry.report.keys_deleted} keys; VmHWM ${MiB(afterDry)}; longest PING ${
+          dry.maxPingMs.toFixed(0)
+        } ms`,
+    );
+    const run = await timedGc(server, ["GRACE", "0"]);
+    const after = status(pid, "VmHWM");
+    console.log(
+      `GC: ${seconds(run.ms)}; VmHWM ${MiB(after)} (before gc ${MiB(before.hwm)}, ` +
+        `+${((after - before.hwm) / n).toFixed(1)} bytes per blob); max sampled RSS ${
+          MiB(run.maxRss)
+        }, of it anonymous ${MiB(run.maxAnon)}, +${
+          ((run.maxAnon - before.anon) / n).toFixed(1)
+        } bytes per blob; V8 heap in use at most ${MiB(run.maxHeap)}${
+          heapMiB === undefined ? "" : ` (old space capped at ${heapMiB} MiB)`
+        }; longest PING ${run.maxPingMs.toFixed(0)} ms`,
+    );
+    console.log(JSON.stringify(run.report));
+
+    if (values.check) {
+      t = performance.now();
+      const check = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "check", "--server", `127.0.0.1:${port}`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = new TextDecoder().decode(check.stdout);
+      console.log(
+        `ddb check: ${seconds(performance.now() - t)}, exit ${check.code}: ${out.trim()}`,
+      );
+    }
+  } finally {
+    await server.stop();
+    if (!values.keep) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,276 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SqliteKvStore } from "../kv/sqlite_kv_store.ts";
+import { LocalStorage } from "../../storage/local/local_storage.ts";
+import { blobIdOf } from "../../storage/blob_id.ts";
+import { BlobPacker } from "../packs/blob_packer.ts";
+import { PackReader } from "../packs/pack_reader.ts";
+import * as blobIndex from "../blob_index.ts";
+import { hashes, keyspace, lists, sets } from "../types/mod.ts";
+import { Logger } from "../log/logger.ts";
+import { collectGarbage, type GcSummary } from "./gc.ts";
+import { Pacer } from "./pacer.ts";
+import { addPendingDelete, countPendingDeletes } from "./pending_deletes.ts";
+
+const encoder = new TextEncoder();
+const HOUR = 3_600_000;
+const NOW = 1_700_000_000_000;
+
+/** A real kv store and local storage in a temp dir, and writers of schema records. */
+class Repo {
+  readonly lines: string[] = [];
+  readonly logger = new Logger({ level: "debug", write: (line) => this.lines.push(line) });
+  readonly packer: BlobPacker;
+  readonly reader: PackReader;
+
+  private constructor(
+    readonly path: string,
+    readonly kv: SqliteKvStore,
+    readonly storage: LocalStorage,
+  ) {
+    this.packer = new BlobPacker(storage);
+    this.reader = new PackReader(storage);
+  }
+
+  static async open(): Promise<Repo> {
+    const dir = await Deno.makeTempDir({ prefix: "ddb_gc_test_" });
+    const kv = SqliteKvStore.open(join(dir, "kv.sqlite"));
+    const storage = await LocalStorage.open(join(dir, "blobs"));
+    return new Repo(dir, kv, storage);
+  }
+
+  async close(): Promise<void> {
+    await this.packer.close();
+    this.kv.close();
+    await this.storage.close();
+    await Deno.remove(this.path, { recursive: true });
+  }
+
+  get name(): string {
+    return "test";
+  }
+
+  /** Stores `data` on its own, recorded as added at `addedAt`. */
+  async standalone(data: Uint8Array, addedAt = NOW - 2 * HOUR): Promise<string> {
+    const id = blobIdOf(data);
+    await this.storage.put(id, data);
+    this.kv.transaction(() => blobIndex.add(this.kv, id, data.length, addedAt));
+    return id;
+  }
+
+  /** Stores blobs in one pack; resolves with their ids and the pack's. */
+  async packed(
+    blobs: Uint8Array[],
+    addedAt = NOW - 2 * HOUR,
+  ): Promise<{ ids: string[]; pack: string }> {
+    const ids = blobs.map(blobIdOf);
+    const locations = await Promise.all(blobs.map((b, i) => this.packer.add(ids[i], b)));
+    this.kv.transaction(() => {
+      locations.forEach((l, i) => blobIndex.add(this.kv, ids[i], l.length, addedAt, l));
+    });
+    return { ids, pack: locations[0].pack };
+  }
+
+  /** A file node referencing `chunks` (blob ids). */
+  file(name: string, chunks: string[]): string {
+    const content = `c:${blobIdOf(encoder.encode(chunks.join(",")))}`;
+    chunks.forEach((id, i) => lists.ladd(this.kv, k(content), BigInt(i + 1), k(id)));
+    return this.meta(name, "file", content);
+  }
+
+  /** A directory node over `members` (meta keys); `dirName` overrides the d: key. */
+  dir(name: string, members: string[], dirName?: string): string {
+    const dir = dirName ?? `d:${blobIdOf(encoder.encode(members.join(",")))}`;
+    if (members.length > 0) sets.sadd(this.kv, k(dir), members.map(k));
+    return this.meta(name, "dir", dir);
+  }
+
+  meta(name: string, type: string, ref?: string): string {
+    const key = `m:${blobIdOf(encoder.encode(`${name}/${type}/${ref}`))}`;
+    const fields: [Uint8Array, Uint8Array][] = [[k("name"), k(name)], [k("type"), k(type)]];
+    if (ref !== undefined) fields.push([k("ref"), k(ref)]);
+    hashes.hset(this.kv, k(key), fields);
+    return key;
+  }
+
+  /** A snapshot of `root`, listed in ddb:snapshots unless `listed` is false. */
+  snapshot(root: string, label: string, listed = true): string {
+    const key = `s:${blobIdOf(encoder.encode(label))}`;
+    hashes.hset(this.kv, k(key), [[k("ref"), k(root)], [k("path"), k(`/${label}`)]]);
+    if (listed) sets.sadd(this.kv, k("ddb:snapshots"), [k(key)]);
+    return key;
+  }
+
+  /** The bytes of the packed blob `id`. */
+  readPacked(id: string): Promise<Uint8Array> {
+    const location = blobIndex.locate(this.kv, id);
+    if (location === undefined || location === "standalone") throw new Error(`${id} is not packed`);
+    return this.reader.read(id, location);
+  }
+
+  forget(snapshot: string): void {
+    sets.srem(this.kv, k("ddb:snapshots"), [k(snapshot)]);
+  }
+
+  has(key: string): boolean {
+    return keyspace.exists(this.kv, k(key));
+  }
+
+  gc(options: { dryRun?: boolean; graceMs?: number; pacer?: Pacer } = {}): Promise<GcSummary> {
+    return collectGarbage(this, { ...options, now: () => NOW, logger: this.logger });
+  }
+}
+
+function k(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+function blob(label: string, size = 100): Uint8Array {
+  const out = new Uint8Array(size);
+  out.set(encoder.encode(label).subarray(0, size));
+  return out;
+}
+
+async function withRepo(fn: (repo: Repo) => Promise<void>): Promise<void> {
+  const repo = await Repo.open();
+  try {
+    await fn(repo);
+  } finally {
+    await repo.close();
+  }
+}
+
+Deno.test("gc: keeps what snapshots reach, walks shared directories once, deletes the rest", async () => {
+  await withRepo(async (repo) => {
+    const big = await repo.standalone(blob("big", 600_000));
+    const { ids: [kept, shared, dropped], pack } = await repo.packed(
+      ["kept", "shared", "dropped"].map((s) => blob(s)),
+    );
+    const gone = await repo.standalone(blob("gone", 700_000));
+    const sharedDir = repo.dir("common", [repo.file("s.txt", [shared, big])]);
+    const oddDir = repo.dir("odd", [repo.file("o.txt", [kept])], "d:not-hex");
+    const one = repo.snapshot(
+      repo.dir("root", [sharedDir, oddDir, repo.meta("link", "symlink")]),
+      "one",
+    );
+    const two = repo.snapshot(repo.dir("root", [sharedDir, repo.file("new.txt", [kept])]), "two");
+    const oldRoot = repo.dir("root", [sharedDir, repo.file("old.txt", [dropped, gone])]);
+    const old = repo.snapshot(oldRoot, "old");
+    const stray = repo.snapshot(repo.dir("root", []), "stray", false);
+    repo.forget(old);
+
+    const summary = await repo.gc({ graceMs: HOUR });
+    assert.equal(summary.snapshots, 2);
+    assert.equal(summary.reachableDirs, 4, "two roots, the shared dir once, the odd one");
+    assert.equal(summary.dangling, 0);
+    assert.deepEqual(summary.snapshotRecords, { kept: 2, deleted: 2 });
+    assert.deepEqual(summary.dirs, { kept: 4, deleted: 1 }, "old root's set (stray's is empty)");
+    assert.equal(summary.contents.deleted, 1);
+    assert.equal(summary.metas.deleted, 3, "old.txt, the old and the stray root");
+    assert.equal(summary.blobsDeleted, 2);
+    assert.equal(summary.blobBytesDeleted, 100 + 700_000);
+    assert.equal(summary.objectsDeleted, 1, "the standalone one; the pack has live blobs");
+    assert.equal(summary.packsPartlyDead, 1);
+    assert.equal(summary.partlyDeadBytes, 100);
+
+    for (const key of [one, two, sharedDir, oddDir]) assert.ok(repo.has(key), key);
+    for (const key of [old, stray, oldRoot]) assert.ok(!repo.has(key), key);
+    assert.ok(repo.has("d:not-hex"));
+    for (const id of [big, kept, shared]) assert.ok(blobIndex.has(repo.kv, id));
+    for (const id of [dropped, gone]) assert.ok(!blobIndex.has(repo.kv, id));
+    assert.equal(await repo.storage.has(gone), false);
+    assert.equal(await repo.storage.has(pack), true);
+    assert.deepEqual(await repo.readPacked(kept), blob("kept"));
+    assert.equal(countPendingDeletes(repo.kv), 0);
+    assert.equal(blobIndex.count(repo.kv), 3);
+
+    const again = await repo.gc({ graceMs: 0 });
+    assert.equal(again.blobsDeleted + again.metas.deleted + again.dirs.deleted, 0);
+  });
+});
+
+Deno.test("gc: the grace period keeps young unreferenced blobs; a dry run changes nothing", async () => {
+  await withRepo(async (repo) => {
+    const young = await repo.standalone(blob("young", 600_000), NOW - HOUR + 1);
+    const old = await repo.standalone(blob("old", 600_000), NOW - HOUR - 1);
+    const { ids } = await repo.packed([blob("p1"), blob("p2")], NOW - 5000);
+    repo.file("orphan.txt", [young, old]);
+
+    const dry = await repo.gc({ dryRun: true });
+    assert.equal(dry.dryRun, true);
+    assert.equal(dry.blobsYoung, 3);
+    assert.equal(dry.blobsDeleted, 1);
+    assert.equal(dry.objectsDeleted, 1);
+    assert.equal(dry.metas.deleted, 1);
+    assert.equal(dry.contents.deleted, 1);
+    assert.equal(blobIndex.count(repo.kv), 4, "nothing removed");
+    assert.equal(keyspace.dbsize(repo.kv), 2);
+
+    const run = await repo.gc();
+    assert.equal(run.blobsDeleted, 1);
+    assert.equal(await repo.storage.has(old), false);
+    assert.equal(await repo.storage.has(young), true);
+    assert.equal(keyspace.dbsize(repo.kv), 0, "metadata has no grace period");
+
+    const all = await repo.gc({ graceMs: 0 });
+    assert.equal(all.blobsDeleted, 3);
+    assert.equal(all.objectsDeleted, 2, "the young blob and the pack");
+    assert.equal(all.packsDeleted, 1);
+    for (const id of [young, ...ids]) assert.ok(!blobIndex.has(repo.kv, id));
+    assert.equal(blobIndex.count(repo.kv), 0);
+    assert.equal(blobIndex.totalBytes(repo.kv), 0);
+  });
+});
+
+Deno.test("gc: finishes the object deletions an interrupted run left", async () => {
+  await withRepo(async (repo) => {
+    const orphan = await repo.standalone(blob("orphan", 600_000));
+    const back = await repo.standalone(blob("stored again", 600_000), NOW);
+    // As a run that stopped after removing the records: the objects are pending.
+    repo.kv.transaction(() => {
+      blobIndex.remove(repo.kv, orphan);
+      addPendingDelete(repo.kv, Uint8Array.from(orphan.match(/../g)!, (h) => parseInt(h, 16)));
+      addPendingDelete(repo.kv, Uint8Array.from(back.match(/../g)!, (h) => parseInt(h, 16)));
+    });
+    const summary = await repo.gc();
+    assert.equal(summary.blobsDeleted, 0);
+    assert.equal(summary.objectsDeleted, 1);
+    assert.equal(await repo.storage.has(orphan), false);
+    assert.equal(await repo.storage.has(back), true, "indexed again: kept");
+    assert.equal(countPendingDeletes(repo.kv), 0);
+  });
+});
+
+Deno.test("gc: an object that is a dead standalone blob and a live pack stays", async () => {
+  await withRepo(async (repo) => {
+    const { ids: [live], pack } = await repo.packed([blob("live in pack")]);
+    // The pack's own bytes, stored as a blob (a backup of a ddb data directory).
+    const packBytes = await repo.storage.get(pack);
+    assert.equal(await repo.standalone(packBytes), pack);
+    repo.snapshot(repo.dir("root", [repo.file("f", [live])]), "one");
+    const summary = await repo.gc({ graceMs: 0 });
+    assert.equal(summary.blobsDeleted, 1);
+    assert.equal(summary.objectsDeleted, 0);
+    assert.ok(!blobIndex.has(repo.kv, pack));
+    assert.deepEqual(await repo.readPacked(live), blob("live in pack"));
+  });
+});
+
+Deno.test("gc: pauses between slices so other work runs", async () => {
+  await withRepo(async (repo) => {
+    const files: string[] = [];
+    for (let i = 0; i < 300; i++) files.push(repo.file(`f${i}`, []));
+    repo.snapshot(repo.dir("root", files), "one");
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    try {
+      const pacer = new Pacer({ sliceMs: 0 });
+      const summary = await repo.gc({ pacer, graceMs: 0 });
+      assert.equal(summary.metaVisits, 301);
+      assert.ok(pacer.pauses > 0);
+      assert.ok(ticks > 0, "a timer ran during the collection");
+    } finally {
+      clearInterval(timer);
+    }
+  });
+});
