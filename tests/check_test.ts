@@ -12,6 +12,7 @@ import { redisCli, runDdb, startServer, type TestServer } from "./_server.ts";
 import { canRunWith } from "./_skip.ts";
 import { Repository } from "../client/repo/repository.ts";
 import { resolvePath } from "../client/snapshot/walk.ts";
+import { seededBytes } from "./_seeded_bytes.ts";
 
 interface Place {
   snapshot: string;
@@ -55,18 +56,6 @@ function sha256(data: Uint8Array | string): string {
     .digest("hex");
 }
 
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 /** A server with two snapshots of one tree (the second with one more file). */
 async function withRepo(fn: (f: Fixture) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ddb-check-test-" });
@@ -82,9 +71,9 @@ async function withRepo(fn: (f: Fixture) => Promise<void>): Promise<void> {
     await Deno.mkdir(join(src, "empty dir"));
     await Deno.writeTextFile(join(src, "a", "small.txt"), "hello\n");
     await Deno.writeTextFile(join(src, "a", "b", "other.txt"), "other\n");
-    await Deno.writeFile(join(src, "a", "b", "big.bin"), randomBytes(3 * 1024 * 1024, 7));
-    await Deno.writeFile(join(src, "same-1.bin"), randomBytes(200_000, 2));
-    await Deno.writeFile(join(src, "same-2.bin"), randomBytes(200_000, 2));
+    await Deno.writeFile(join(src, "a", "b", "big.bin"), seededBytes(3 * 1024 * 1024, 7));
+    await Deno.writeFile(join(src, "same-1.bin"), seededBytes(200_000, 2));
+    await Deno.writeFile(join(src, "same-2.bin"), seededBytes(200_000, 2));
     await Deno.writeFile(join(src, "empty"), new Uint8Array());
     await Deno.symlink("a/small.txt", join(src, "link"));
     const snapshots: string[] = [];

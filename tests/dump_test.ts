@@ -18,6 +18,7 @@ import {
   startServer,
   type TestServer,
 } from "./_server.ts";
+import { seededBytes } from "./_seeded_bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -53,24 +54,13 @@ async function ok(conn: RawConnection, ...args: (string | Uint8Array)[]): Promis
 }
 
 /** Deterministic bytes. */
-function bytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 const KEYS = ["str", "big", "bin\0\xff", "hash", "set", "list"];
 
 /** Writes keys of every type, and blobs packed and standalone, into the selected database. */
 async function populate(conn: RawConnection): Promise<string[]> {
   await ok(conn, "SET", "str", "hello");
-  await ok(conn, "SET", "big", bytes(2500 * KiB, 1)); // The dump spans several pages.
+  await ok(conn, "SET", "big", seededBytes(2500 * KiB, 1)); // The dump spans several pages.
   await ok(conn, "SET", encoder.encode("bin\0\xff"), Uint8Array.of(0, 0xff, 0x80));
   for (let i = 0; i < 300; i++) await ok(conn, "HSET", "hash", `field-${i}`, `value-${i}`);
   await ok(conn, "SADD", "set", "a", "b", Uint8Array.of(0, 1));
@@ -78,7 +68,7 @@ async function populate(conn: RawConnection): Promise<string[]> {
   await ok(conn, "LADD", "list", "18446744073709551615", "last");
   const blobs: string[] = [];
   for (const [size, seed] of [[100, 2], [10 * KiB, 3], [700 * KiB, 4]]) {
-    const reply = await ok(conn, "BPUT", bytes(size, seed));
+    const reply = await ok(conn, "BPUT", seededBytes(size, seed));
     assert.equal(reply.kind, "bulk");
     if (reply.kind === "bulk") blobs.push(decoder.decode(reply.value));
   }
@@ -300,7 +290,7 @@ function pseudoTree(root: string): Promise<void>[] {
   ];
   return files.map(async ([path, size], i) => {
     await Deno.mkdir(join(root, path, ".."), { recursive: true });
-    await Deno.writeFile(join(root, path), bytes(size, 100 + i));
+    await Deno.writeFile(join(root, path), seededBytes(size, 100 + i));
   });
 }
 

@@ -7,18 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDdb, startServer } from "./_server.ts";
-
-function pseudoRandom(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { seededBytes } from "./_seeded_bytes.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -42,7 +31,7 @@ async function makeTree(root: string): Promise<void> {
   await Deno.mkdir(join(root, "empty-dir"));
   let seed = 1;
   for (const [path, size] of files) {
-    await Deno.writeFile(join(root, path), pseudoRandom(size, seed++));
+    await Deno.writeFile(join(root, path), seededBytes(size, seed++));
   }
   await Deno.symlink("dir/sub/deep/small.txt", join(root, "relative-link"));
   await Deno.symlink("/nonexistent/target", join(root, "dangling-link"));

@@ -9,22 +9,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDdb, startServer } from "./_server.ts";
 import { canRunRadosgw, listKeys, removeKeys, startRadosgw, type TestRadosgw } from "./_radosgw.ts";
+import { seededBytes } from "./_seeded_bytes.ts";
 
 const BUCKET = "ddb-e2e";
 const PREFIX = "servers/one";
 
 /** Deterministic pseudo-random bytes (xorshift32). */
-function pseudoRandom(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** A small tree: large files (several chunks), small ones (packed), an empty file and dir. */
 async function makeTree(root: string): Promise<Map<string, number>> {
@@ -39,7 +29,7 @@ async function makeTree(root: string): Promise<Map<string, number>> {
   await Deno.mkdir(join(root, "empty-dir"));
   let seed = 1;
   for (const [path, size] of files) {
-    await Deno.writeFile(join(root, path), pseudoRandom(size, seed++));
+    await Deno.writeFile(join(root, path), seededBytes(size, seed++));
   }
   return files;
 }

@@ -15,29 +15,18 @@ import { openStorage } from "../storage/registry.ts";
 import { RetryingStorage } from "../storage/retrying_storage.ts";
 import { SftpStorage } from "../storage/sftp/sftp_storage.ts";
 import { SftpUrlError } from "../storage/sftp/sftp_url.ts";
+import { seededBytes } from "./_seeded_bytes.ts";
 
 const MiB = 1024 * 1024;
-
-function pseudoRandom(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 async function makeTree(root: string): Promise<void> {
   await Deno.mkdir(join(root, "docs", "deep"), { recursive: true });
   await Deno.mkdir(join(root, "empty-dir"));
   await Deno.writeFile(join(root, "empty"), new Uint8Array());
   await Deno.writeTextFile(join(root, "docs", "hello.txt"), "hello over sftp\n");
-  await Deno.writeFile(join(root, "docs", "deep", "random.bin"), pseudoRandom(3 * MiB + 5, 1));
-  await Deno.writeFile(join(root, "big.bin"), pseudoRandom(9 * MiB + 1, 2));
-  await Deno.writeFile(join(root, "copy.bin"), pseudoRandom(9 * MiB + 1, 2));
+  await Deno.writeFile(join(root, "docs", "deep", "random.bin"), seededBytes(3 * MiB + 5, 1));
+  await Deno.writeFile(join(root, "big.bin"), seededBytes(9 * MiB + 1, 2));
+  await Deno.writeFile(join(root, "copy.bin"), seededBytes(9 * MiB + 1, 2));
   await Deno.symlink("docs/hello.txt", join(root, "link"));
 }
 

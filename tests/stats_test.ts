@@ -7,18 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDdb, startServer } from "./_server.ts";
-
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { seededBytes } from "./_seeded_bytes.ts";
 
 Deno.test("stats: logical size counts every snapshot, stored size each blob once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ddb-stats-test-" });
@@ -32,9 +21,9 @@ Deno.test("stats: logical size counts every snapshot, stored size each blob once
     const src = join(dir, "src");
     await Deno.mkdir(join(src, "sub"), { recursive: true });
     const big = 3 * 1024 * 1024;
-    await Deno.writeFile(join(src, "big.bin"), randomBytes(big, 1));
-    await Deno.writeFile(join(src, "same-1.bin"), randomBytes(200_000, 2));
-    await Deno.writeFile(join(src, "sub", "same-2.bin"), randomBytes(200_000, 2));
+    await Deno.writeFile(join(src, "big.bin"), seededBytes(big, 1));
+    await Deno.writeFile(join(src, "same-1.bin"), seededBytes(200_000, 2));
+    await Deno.writeFile(join(src, "sub", "same-2.bin"), seededBytes(200_000, 2));
     await Deno.writeTextFile(join(src, "small.txt"), "hello\n");
     await Deno.writeFile(join(src, "empty"), new Uint8Array());
     for (let i = 0; i < 2; i++) {

@@ -14,7 +14,7 @@ import { resolveClientSettings } from "../connection.ts";
 import { asArray, asInteger, asText, RespClient, ServerReplyError } from "../remote/resp_client.ts";
 import type { RespValue } from "../remote/reply_decoder.ts";
 import { formatBytes } from "../progress/format.ts";
-import { DurationSyntaxError, formatDuration, parseDuration } from "./duration.ts";
+import { DurationSyntaxError, formatDuration, parseDuration } from "../../cli/duration.ts";
 
 const GC_FLAGS: FlagSpecs = {
   ...CONNECTION_FLAGS,

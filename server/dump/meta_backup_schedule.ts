@@ -8,7 +8,7 @@
 import { UsageError } from "../../cli/flags.ts";
 import type { ServerState } from "../commands/command_spec.ts";
 import { dumpServiceOf } from "./dump_service.ts";
-import { parseDuration } from "./duration.ts";
+import { parseDuration } from "../../cli/duration.ts";
 
 /** The shortest interval accepted: 1 s. */
 export const MIN_INTERVAL_MS = 1000;

@@ -1,7 +1,7 @@
 /**
- * Durations on the command line of `ddb gc`: `0`, or numbers with units
- * `d`, `h`, `m`, `s`, `ms`, largest first, e.g. `1h`, `90s`, `1d12h`,
- * `1500ms`.
+ * Durations on the command line (`ddb gc --grace`, `ddb serve
+ * --meta-backup-every`): `0`, or numbers with units `d`, `h`, `m`, `s`, `ms`,
+ * largest first, e.g. `1h`, `90s`, `1d12h`, `1500ms`.
  *
  * @module
  */
