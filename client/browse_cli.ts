@@ -7,7 +7,7 @@
 
 import { resolve } from "node:path";
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
-import { resolveClientSettings } from "./connection.ts";
+import { settingsFromFlags } from "./connection.ts";
 import { Repository } from "./repo/repository.ts";
 import { startHeapGovernor } from "./memory/heap_governor.ts";
 import { CONNECTION_FLAGS, exitCodeFor, reporterFor } from "./cli.ts";
@@ -65,11 +65,7 @@ async function openSelection(
   flags: ReturnType<typeof parseFlags>,
   spec: string,
 ): Promise<{ repo: Repository; node: TreeNode; label: string }> {
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings);
   try {
     const snapshots = await repo.listSnapshots();

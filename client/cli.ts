@@ -11,7 +11,7 @@
 
 import { resolve } from "node:path";
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
-import { resolveClientSettings } from "./connection.ts";
+import { settingsFromFlags } from "./connection.ts";
 import { Repository } from "./repo/repository.ts";
 import { startHeapGovernor } from "./memory/heap_governor.ts";
 import { backup, type BackupStats } from "./backup/backup.ts";
@@ -112,11 +112,7 @@ export async function backupCommand(args: string[]): Promise<number> {
     matchers.push(await ExcludeMatcher.fromFile(file));
   }
   const exclude = (path: string, isDir: boolean) => matchers.some((m) => m.excludes(path, isDir));
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings);
   const reporter = reporterFor(json, quiet);
   // Many small files make much short-lived garbage: keep the heap near its live size.
@@ -228,11 +224,7 @@ export async function snapshotsCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (flags.positionals.length > 1) throw new UsageError("Give at most one PATH");
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings, 0);
   try {
     let snapshots = await repo.listSnapshots();

@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { homedir } from "node:os";
-import { UsageError } from "../cli/flags.ts";
+import { type ParsedFlags, stringFlag, UsageError } from "../cli/flags.ts";
 import type { ConnectOptions } from "./remote/resp_client.ts";
 
 /** The resolved connection settings. */
@@ -85,4 +85,13 @@ export async function resolveClientSettings(overrides: ClientOverrides): Promise
     db,
     ...(password !== undefined ? { password } : {}),
   };
+}
+
+/** {@linkcode resolveClientSettings} from a command's `--server`, `--db` and `--config` flags. */
+export function settingsFromFlags(flags: ParsedFlags): Promise<ClientSettings> {
+  return resolveClientSettings({
+    server: stringFlag(flags, "server"),
+    db: stringFlag(flags, "db"),
+    config: stringFlag(flags, "config"),
+  });
 }

@@ -7,7 +7,7 @@
 
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
 import { CONNECTION_FLAGS } from "../client/cli.ts";
-import { resolveClientSettings } from "../client/connection.ts";
+import { settingsFromFlags } from "../client/connection.ts";
 import { Repository } from "../client/repo/repository.ts";
 import { type FsLogger, type LogFields, SnapshotFs } from "./snapshot_fs.ts";
 import { DEFAULT_READ_AHEAD_KB, mountFileSystem, unmountPath } from "./kernel/mod.ts";
@@ -81,11 +81,7 @@ export async function mountCommand(args: string[]): Promise<number> {
   const mountpoint = flags.positionals[0];
   const readAheadKb = positiveInt(flags, "read-ahead-kb");
   const cacheMiB = positiveInt(flags, "cache-mib");
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings);
   try {
     // Fail early, with the server's own words, when it cannot be read.

@@ -3,7 +3,7 @@
  * written through a real `ddb serve`, then `GC` timed and the server's peak
  * memory during it measured.
  *
- *     deno run -A scripts/gc_bench.ts [--blobs N] [--per-dir N] [--gc-heap-mib M] [--check] [--keep]
+ *     deno run -A scripts/gc_bench.ts [--blobs N] [--per-dir N] [--gc-heap-mib M] [--check] [--export] [--keep]
  *
  * 1. BPUT N tiny distinct blobs (pipelined on 4 connections: they go into
  *    packs), then write two trees following the backup schema (one file of
@@ -18,7 +18,9 @@
  *    of them anonymous memory: SQLite maps its file, which counts in RSS)
  *    and the V8 heap in use (INFO memory). `--gc-heap-mib` restarts the
  *    server with V8's old space capped, to show what the collection needs.
- * 3. With `--check`, times `ddb check` of what remains.
+ * 3. With `--check`, times `ddb check` (and its peak RSS) before and after the gc; with
+ *    `--export`, times `ddb db export` of the whole database and `ddb db import` of the dump
+ *    into a new database, before the gc.
  *
  * @module
  */
@@ -219,6 +221,7 @@ async function main(): Promise<void> {
       blobs: { type: "string", default: "1000000" },
       "per-dir": { type: "string", default: "1000" },
       check: { type: "boolean", default: false },
+      export: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
       "gc-heap-mib": { type: "string" },
     },
@@ -298,6 +301,47 @@ async function main(): Promise<void> {
         `VmHWM ${MiB(before.hwm)}`,
     );
 
+    if (values.check) {
+      const check = await timedDdb(["check", "--server", `127.0.0.1:${port}`]);
+      console.log(
+        `ddb check (before gc, ${blobs} blobs): ${check.seconds.toFixed(1)} s, client peak RSS ` +
+          `${check.peakMiB} MiB, server VmHWM ${MiB(status(pid, "VmHWM"))}, exit ${check.code}: ` +
+          check.stdout.trim().split("\n").at(-1),
+      );
+    }
+    if (values.export) {
+      const file = join(dir, "metadata.dump");
+      const exported = await timedDdb([
+        "db",
+        "export",
+        "default",
+        file,
+        "--server",
+        `127.0.0.1:${port}`,
+      ]);
+      const size = (await Deno.stat(file)).size;
+      console.log(
+        `ddb db export (${keys} keys): ${exported.seconds.toFixed(1)} s, ${MiB(size)} dump, ` +
+          `client peak RSS ${exported.peakMiB} MiB, exit ${exported.code}`,
+      );
+      const imported = await timedDdb([
+        "db",
+        "import",
+        file,
+        "copy",
+        "--server",
+        `127.0.0.1:${port}`,
+      ]);
+      console.log(
+        `ddb db import: ${
+          imported.seconds.toFixed(1)
+        } s, client peak RSS ${imported.peakMiB} MiB, ` +
+          `server VmHWM ${MiB(status(pid, "VmHWM"))}, exit ${imported.code}${
+            imported.code === 0 ? "" : `: ${imported.stderr.trim()}`
+          }`,
+      );
+    }
+
     const dry = await timedGc(server, ["DRYRUN", "GRACE", "0"]);
     const afterDry = status(pid, "VmHWM");
     console.log(
@@ -321,21 +365,38 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(run.report));
 
     if (values.check) {
-      t = performance.now();
-      const check = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "check", "--server", `127.0.0.1:${port}`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const out = new TextDecoder().decode(check.stdout);
+      const check = await timedDdb(["check", "--server", `127.0.0.1:${port}`]);
       console.log(
-        `ddb check: ${seconds(performance.now() - t)}, exit ${check.code}: ${out.trim()}`,
+        `ddb check (after gc): ${check.seconds.toFixed(1)} s, client peak RSS ${check.peakMiB} ` +
+          `MiB, exit ${check.code}: ${check.stdout.trim().split("\n").at(-1)}`,
       );
     }
   } finally {
     await server.stop();
     if (!values.keep) await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Runs `ddb ARGS` under /usr/bin/time: exit code, output, seconds and the client's peak RSS. */
+async function timedDdb(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string; seconds: number; peakMiB: number }> {
+  const t = performance.now();
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "peak_kib=%M", Deno.execPath(), "run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - t) / 1000;
+  const stderr = new TextDecoder().decode(out.stderr);
+  const peak = /peak_kib=(\d+)/.exec(stderr);
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr,
+    seconds,
+    peakMiB: peak ? Math.round(Number(peak[1]) / 1024) : NaN,
+  };
 }
 
 if (import.meta.main) await main();

@@ -11,7 +11,7 @@
 
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../../cli/flags.ts";
 import { CONNECTION_FLAGS, reporterFor } from "../cli.ts";
-import { resolveClientSettings } from "../connection.ts";
+import { settingsFromFlags } from "../connection.ts";
 import { formatBytes } from "../progress/format.ts";
 import { Repository } from "../repo/repository.ts";
 import { parseSnapshot, SchemaError } from "../snapshot/schema.ts";
@@ -112,11 +112,7 @@ export async function checkCommand(args: string[]): Promise<number> {
   if (!/^\d+$/.test(placesText)) throw new UsageError(`Cannot use --places "${placesText}"`);
   const shown = Number(placesText);
 
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings, readData === undefined ? 0 : 4);
   const reporter = reporterFor(json, quiet);
   try {

@@ -9,7 +9,7 @@
 
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../../cli/flags.ts";
 import { CONNECTION_FLAGS } from "../cli.ts";
-import { resolveClientSettings } from "../connection.ts";
+import { settingsFromFlags } from "../connection.ts";
 import { formatBytes } from "../progress/format.ts";
 import { Repository } from "../repo/repository.ts";
 import type { NodeMeta } from "../snapshot/schema.ts";
@@ -144,11 +144,7 @@ export async function diffCommand(args: string[]): Promise<number> {
   if (flags.positionals.length !== 2) throw new UsageError("Give two SNAPSHOT[:PATH]");
   const json = flags.values.json === true;
   const quiet = flags.values.quiet === true;
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings, 0);
   try {
     const host = stringFlag(flags, "host");

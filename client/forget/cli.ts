@@ -10,7 +10,7 @@
 
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../../cli/flags.ts";
 import { CONNECTION_FLAGS } from "../cli.ts";
-import { resolveClientSettings } from "../connection.ts";
+import { settingsFromFlags } from "../connection.ts";
 import { Repository, type SnapshotEntry } from "../repo/repository.ts";
 import {
   AmbiguousSnapshotError,
@@ -222,11 +222,7 @@ export async function forgetCommand(args: string[]): Promise<number> {
       },
     };
   }
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings, 0);
   try {
     let plan: ForgetPlan;

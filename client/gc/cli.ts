@@ -10,7 +10,7 @@
 
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../../cli/flags.ts";
 import { CONNECTION_FLAGS } from "../cli.ts";
-import { resolveClientSettings } from "../connection.ts";
+import { settingsFromFlags } from "../connection.ts";
 import { asArray, asInteger, asText, RespClient, ServerReplyError } from "../remote/resp_client.ts";
 import type { RespValue } from "../remote/reply_decoder.ts";
 import { formatBytes } from "../progress/format.ts";
@@ -116,11 +116,7 @@ export async function gcCommand(args: string[]): Promise<number> {
     }
   }
   const dryRun = flags.values["dry-run"] === true;
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const client = await RespClient.connect(settings);
   try {
     const command = ["GC"];

@@ -10,7 +10,7 @@
 
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../../cli/flags.ts";
 import { CONNECTION_FLAGS } from "../cli.ts";
-import { resolveClientSettings } from "../connection.ts";
+import { settingsFromFlags } from "../connection.ts";
 import { formatBytes } from "../progress/format.ts";
 import { Repository, type SnapshotEntry } from "../repo/repository.ts";
 import {
@@ -71,11 +71,7 @@ export async function statsCommand(args: string[]): Promise<number> {
     return 0;
   }
   const json = flags.values.json === true;
-  const settings = await resolveClientSettings({
-    server: stringFlag(flags, "server"),
-    db: stringFlag(flags, "db"),
-    config: stringFlag(flags, "config"),
-  });
+  const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings, 0);
   try {
     const all = await repo.listSnapshots();
