@@ -12,6 +12,7 @@
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../../cli/flags.ts";
 import { CONNECTION_FLAGS, reporterFor } from "../cli.ts";
 import { settingsFromFlags } from "../connection.ts";
+import { startHeapGovernor } from "../memory/heap_governor.ts";
 import { formatBytes } from "../progress/format.ts";
 import { Repository } from "../repo/repository.ts";
 import { parseSnapshot, SchemaError } from "../snapshot/schema.ts";
@@ -115,6 +116,8 @@ export async function checkCommand(args: string[]): Promise<number> {
   const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings, readData === undefined ? 0 : 4);
   const reporter = reporterFor(json, quiet);
+  // A check walks every tree: much short-lived garbage (see memory/heap_governor.ts).
+  const governor = startHeapGovernor();
   try {
     let only: string[] | undefined;
     if (flags.positionals.length > 0) {
@@ -180,6 +183,7 @@ export async function checkCommand(args: string[]): Promise<number> {
     }
     return problems.length > 0 ? 3 : 0;
   } finally {
+    governor.stop();
     reporter.finish();
     await repo.close();
   }
