@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
 import { settingsFromFlags } from "./connection.ts";
 import { Repository } from "./repo/repository.ts";
-import { startHeapGovernor } from "./memory/heap_governor.ts";
+import { startHeapGovernor } from "../memory/heap_governor.ts";
 import { CONNECTION_FLAGS, exitCodeFor, reporterFor } from "./cli.ts";
 import {
   AmbiguousSnapshotError,

@@ -13,7 +13,7 @@ import { resolve } from "node:path";
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../cli/flags.ts";
 import { settingsFromFlags } from "./connection.ts";
 import { Repository } from "./repo/repository.ts";
-import { startHeapGovernor } from "./memory/heap_governor.ts";
+import { startHeapGovernor } from "../memory/heap_governor.ts";
 import { backup, type BackupStats } from "./backup/backup.ts";
 import { denoSourceFs } from "./backup/source_fs.ts";
 import { ExcludeMatcher } from "./backup/exclude.ts";

@@ -12,7 +12,7 @@
 import { type FlagSpecs, formatHelp, parseFlags, stringFlag, UsageError } from "../../cli/flags.ts";
 import { CONNECTION_FLAGS, reporterFor } from "../cli.ts";
 import { settingsFromFlags } from "../connection.ts";
-import { startHeapGovernor } from "../memory/heap_governor.ts";
+import { startHeapGovernor } from "../../memory/heap_governor.ts";
 import { formatBytes } from "../progress/format.ts";
 import { Repository } from "../repo/repository.ts";
 import { parseSnapshot, SchemaError } from "../snapshot/schema.ts";

@@ -35,6 +35,7 @@ import { type KeyCounts, sweepMetadata } from "./sweep_metadata.ts";
 import { deletePendingObjects } from "./delete_objects.ts";
 import { countPendingDeletes } from "./pending_deletes.ts";
 import { CONTENT_PREFIX, META_PREFIX } from "./_names.ts";
+import { startHeapGovernor } from "../../memory/heap_governor.ts";
 
 const encoder = new TextEncoder();
 
@@ -167,76 +168,83 @@ export async function collectGarbage(db: GcTarget, options: GcOptions): Promise<
     pendingFromEarlierRuns: leftover,
   });
 
-  const marked = await mark(kv, marks, pacer);
-  logger.info("gc.marked", {
-    db: db.name,
-    snapshots: marked.snapshots,
-    dirs: marked.dirs,
-    metaVisits: marked.metaVisits,
-    chunkRefs: marked.chunkRefs,
-    ms: Math.round(performance.now() - clock),
-  });
+  // Marking and sweeping read millions of records: much short-lived garbage
+  // that V8 would otherwise let pile up (see memory/heap_governor.ts).
+  const governor = startHeapGovernor();
+  try {
+    const marked = await mark(kv, marks, pacer);
+    logger.info("gc.marked", {
+      db: db.name,
+      snapshots: marked.snapshots,
+      dirs: marked.dirs,
+      metaVisits: marked.metaVisits,
+      chunkRefs: marked.chunkRefs,
+      ms: Math.round(performance.now() - clock),
+    });
 
-  const tally = new PackTally();
-  const blobs = await sweepBlobs(kv, marks, tally, {
-    cutoff: started - graceMs,
-    dryRun,
-    pageSize,
-  }, pacer);
-  const metadata = await sweepMetadata(kv, marks, { dryRun, pageSize }, pacer);
-  const packs = tally.totals();
-  let objectsDeleted: number;
-  let packsDeleted: number;
-  if (dryRun) {
-    objectsDeleted = blobs.deletedStandalone + packs.deadPacks;
-    packsDeleted = packs.deadPacks;
-  } else {
-    const deleted = await deletePendingObjects(
-      { kv, storage: db.storage, name: db.name, logger },
-      tally,
-      pacer,
-    );
-    objectsDeleted = deleted.objects;
-    packsDeleted = deleted.packs;
+    const tally = new PackTally();
+    const blobs = await sweepBlobs(kv, marks, tally, {
+      cutoff: started - graceMs,
+      dryRun,
+      pageSize,
+    }, pacer);
+    const metadata = await sweepMetadata(kv, marks, { dryRun, pageSize }, pacer);
+    const packs = tally.totals();
+    let objectsDeleted: number;
+    let packsDeleted: number;
+    if (dryRun) {
+      objectsDeleted = blobs.deletedStandalone + packs.deadPacks;
+      packsDeleted = packs.deadPacks;
+    } else {
+      const deleted = await deletePendingObjects(
+        { kv, storage: db.storage, name: db.name, logger },
+        tally,
+        pacer,
+      );
+      objectsDeleted = deleted.objects;
+      packsDeleted = deleted.packs;
+    }
+
+    const summary: GcSummary = {
+      dryRun,
+      graceMs,
+      snapshots: marked.snapshots,
+      reachableDirs: marked.dirs,
+      metaVisits: marked.metaVisits,
+      chunkRefs: marked.chunkRefs,
+      dangling: marked.dangling,
+      metas: metadata.metas,
+      contents: metadata.contents,
+      dirs: metadata.dirs,
+      snapshotRecords: metadata.snapshots,
+      blobsScanned: blobs.scanned,
+      blobsReachable: blobs.reachable,
+      blobsYoung: blobs.young,
+      blobsDeleted: blobs.deleted,
+      blobBytesDeleted: blobs.deletedBytes,
+      objectsDeleted,
+      packsDeleted,
+      packsPartlyDead: packs.partlyDeadPacks,
+      partlyDeadBytes: packs.partlyDeadBytes,
+      markBytes: marks.byteLength,
+      durationMs: Math.round(performance.now() - clock),
+    };
+    logger.info("gc.done", {
+      db: db.name,
+      dryRun,
+      keysDeleted: metadata.metas.deleted + metadata.contents.deleted + metadata.dirs.deleted +
+        metadata.snapshots.deleted,
+      blobsDeleted: blobs.deleted,
+      blobBytesDeleted: blobs.deletedBytes,
+      objectsDeleted,
+      packsDeleted,
+      packsPartlyDead: packs.partlyDeadPacks,
+      partlyDeadBytes: packs.partlyDeadBytes,
+      pauses: pacer.pauses,
+      ms: summary.durationMs,
+    });
+    return summary;
+  } finally {
+    governor.stop();
   }
-
-  const summary: GcSummary = {
-    dryRun,
-    graceMs,
-    snapshots: marked.snapshots,
-    reachableDirs: marked.dirs,
-    metaVisits: marked.metaVisits,
-    chunkRefs: marked.chunkRefs,
-    dangling: marked.dangling,
-    metas: metadata.metas,
-    contents: metadata.contents,
-    dirs: metadata.dirs,
-    snapshotRecords: metadata.snapshots,
-    blobsScanned: blobs.scanned,
-    blobsReachable: blobs.reachable,
-    blobsYoung: blobs.young,
-    blobsDeleted: blobs.deleted,
-    blobBytesDeleted: blobs.deletedBytes,
-    objectsDeleted,
-    packsDeleted,
-    packsPartlyDead: packs.partlyDeadPacks,
-    partlyDeadBytes: packs.partlyDeadBytes,
-    markBytes: marks.byteLength,
-    durationMs: Math.round(performance.now() - clock),
-  };
-  logger.info("gc.done", {
-    db: db.name,
-    dryRun,
-    keysDeleted: metadata.metas.deleted + metadata.contents.deleted + metadata.dirs.deleted +
-      metadata.snapshots.deleted,
-    blobsDeleted: blobs.deleted,
-    blobBytesDeleted: blobs.deletedBytes,
-    objectsDeleted,
-    packsDeleted,
-    packsPartlyDead: packs.partlyDeadPacks,
-    partlyDeadBytes: packs.partlyDeadBytes,
-    pauses: pacer.pauses,
-    ms: summary.durationMs,
-  });
-  return summary;
 }

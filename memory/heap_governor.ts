@@ -1,5 +1,5 @@
 /**
- * Keeps the V8 heap of a long client run near its live size.
+ * Keeps the V8 heap of a long run (a backup, a restore, a check, a gc) near its live size.
  *
  * A backup of many small files makes a few KB of short-lived garbage per
  * file (promises, closures, field maps, hex strings). Enough of it lives
