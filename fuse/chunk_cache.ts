@@ -17,6 +17,8 @@
  * @module
  */
 
+import { FifoQueue } from "../client/concurrency/fifo_queue.ts";
+
 /** Default bound of the cache: 128 MiB. */
 export const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
 /** Default number of fetches at once. */
@@ -58,27 +60,6 @@ interface Fetch {
   reject: (error: unknown) => void;
 }
 
-/** A FIFO queue with O(1) removal from the front. */
-class Queue<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-}
-
 /** Blobs by id, fetched through a function, kept within a byte bound. */
 export class BlobCache {
   readonly #fetch: (id: string) => Promise<Uint8Array>;
@@ -88,8 +69,8 @@ export class BlobCache {
   readonly #blobs = new Map<string, Uint8Array>();
   /** Fetches queued or running. */
   readonly #fetches = new Map<string, Fetch>();
-  readonly #urgent = new Queue<Fetch>();
-  readonly #background = new Queue<Fetch>();
+  readonly #urgent = new FifoQueue<Fetch>();
+  readonly #background = new FifoQueue<Fetch>();
   #running = 0;
   #stats: BlobCacheStats = {
     bytes: 0,

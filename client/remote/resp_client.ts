@@ -7,6 +7,7 @@
  */
 
 import { encodeRequest, ReplyDecoder, RespErrorValue, type RespValue } from "./reply_decoder.ts";
+import { FifoQueue } from "../concurrency/fifo_queue.ts";
 
 /** The server answered with an error reply. */
 export class ServerReplyError extends Error {
@@ -52,45 +53,13 @@ interface Pending {
 
 const decoder = new TextDecoder();
 
-/** A FIFO of pending calls with O(1) shift (Array.shift is O(n)). */
-class PendingQueue {
-  #items: (Pending | undefined)[] = [];
-  #head = 0;
-
-  push(item: Pending): void {
-    this.#items.push(item);
-  }
-
-  shift(): Pending | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  drain(): Pending[] {
-    const rest = this.#items.slice(this.#head) as Pending[];
-    this.#items = [];
-    this.#head = 0;
-    return rest;
-  }
-}
-
 /** Parts smaller than this are copied into one write with their neighbours. */
 const COALESCE_BELOW = 16 * 1024;
 
 /** One connection to a ddb server. */
 export class RespClient {
   readonly #conn: Deno.TcpConn;
-  readonly #pending = new PendingQueue();
+  readonly #pending = new FifoQueue<Pending>();
   #outgoing: Uint8Array[] = [];
   readonly #scratch = new Uint8Array(256 * 1024 + COALESCE_BELOW);
   #flushScheduled = false;
