@@ -19,14 +19,13 @@ import {
   type Snapshot,
   snapshotKeyOf,
 } from "../../client/snapshot/schema.ts";
-import { sha256, testSnapshot, type TreeSpec } from "../../client/snapshot/_testing/write_tree.ts";
+import {
+  sha256,
+  specMeta,
+  testSnapshot,
+  type TreeSpec,
+} from "../../client/snapshot/_testing/write_tree.ts";
 import type { SnapshotReader } from "../snapshot_fs.ts";
-
-const encoder = new TextEncoder();
-
-function bytes(value: string | Uint8Array): Uint8Array {
-  return typeof value === "string" ? encoder.encode(value) : value;
-}
 
 /** A repository in memory. */
 export class MemoryReader implements SnapshotReader {
@@ -50,46 +49,22 @@ export class MemoryReader implements SnapshotReader {
 
   /** Adds `spec` and everything below it; returns its meta key. */
   addTree(spec: TreeSpec): string {
-    const common = {
-      name: bytes(spec.name),
-      uid: spec.uid ?? 1000,
-      gid: spec.gid ?? 1000,
-      mtimeNs: spec.mtimeNs ?? 1_600_000_000_123_456_789n,
-    };
-    let meta: NodeMeta;
-    switch (spec.type) {
-      case "file": {
-        const refs: ChunkRef[] = spec.chunks.map((c) => ({ id: sha256(c), size: c.length }));
-        const missing = new Set(spec.missing);
-        refs.forEach((r, i) => {
-          if (!missing.has(r.id)) this.blobs.set(r.id, spec.chunks[i]);
-        });
-        const ref = contentKey(contentId(refs));
-        let end = 0;
-        this.contents.set(ref, refs.map((r) => ({ ...r, end: end += r.size })));
-        meta = { ...common, type: "file", size: spec.size ?? end, mode: spec.mode ?? 0o644, ref };
-        break;
-      }
-      case "dir": {
-        const keys = spec.children.map((child) => this.addTree(child));
-        const ref = dirKeyOf(keys);
-        this.dirs.set(ref, keys);
-        meta = { ...common, type: "dir", size: spec.size ?? 0, mode: spec.mode ?? 0o755, ref };
-        break;
-      }
-      case "symlink":
-        meta = {
-          ...common,
-          type: "symlink",
-          size: spec.size ?? 0,
-          mode: spec.mode ?? 0o777,
-          target: bytes(spec.target),
-        };
-        break;
-      default:
-        meta = { ...common, type: spec.type, size: spec.size ?? 0, mode: spec.mode ?? 0o644 };
+    let ref: string | undefined;
+    let end = 0;
+    if (spec.type === "file") {
+      const refs: ChunkRef[] = spec.chunks.map((c) => ({ id: sha256(c), size: c.length }));
+      const missing = new Set(spec.missing);
+      refs.forEach((r, i) => {
+        if (!missing.has(r.id)) this.blobs.set(r.id, spec.chunks[i]);
+      });
+      ref = contentKey(contentId(refs));
+      this.contents.set(ref, refs.map((r) => ({ ...r, end: end += r.size })));
+    } else if (spec.type === "dir") {
+      const keys = spec.children.map((child) => this.addTree(child));
+      ref = dirKeyOf(keys);
+      this.dirs.set(ref, keys);
     }
-    if (spec.links !== undefined) meta.links = spec.links;
+    const meta = specMeta(spec, ref, end, { uid: 1000, gid: 1000 });
     const key = metaKeyOf(meta);
     this.metas.set(key, meta);
     return key;

@@ -85,37 +85,37 @@ function bytes(value: string | Uint8Array): Uint8Array {
   return typeof value === "string" ? encoder.encode(value) : value;
 }
 
-/** Writes `spec` and everything below it; resolves with its meta key. */
-export async function writeTree(repo: Repository, spec: TreeSpec): Promise<string> {
+/**
+ * The meta of node `spec`: `ref` is its content or dir key (files and
+ * dirs), `contentSize` its content's length (files), `owner` the uid and gid
+ * used where the spec sets none.
+ */
+export function specMeta(
+  spec: TreeSpec,
+  ref: string | undefined,
+  contentSize: number,
+  owner: { uid: number; gid: number },
+): NodeMeta {
   const common = {
     name: bytes(spec.name),
-    uid: spec.uid ?? Deno.uid() ?? 0,
-    gid: spec.gid ?? Deno.gid() ?? 0,
+    uid: spec.uid ?? owner.uid,
+    gid: spec.gid ?? owner.gid,
     mtimeNs: spec.mtimeNs ?? 1_600_000_000_123_456_789n,
   };
   let meta: NodeMeta;
   switch (spec.type) {
-    case "file": {
-      const chunks: ChunkRef[] = spec.chunks.map((c) => ({ id: sha256(c), size: c.length }));
-      const uploaded = new Set<string>(spec.missing);
-      for (const [i, chunk] of chunks.entries()) {
-        if (uploaded.has(chunk.id)) continue;
-        uploaded.add(chunk.id);
-        await repo.putBlob(chunk.id, spec.chunks[i]);
-      }
-      const ref = contentKey(contentId(chunks));
-      await repo.writeContent(ref, chunks);
-      const size = chunks.reduce((sum, c) => sum + c.size, 0);
-      meta = { ...common, type: "file", size: spec.size ?? size, mode: spec.mode ?? 0o644, ref };
+    case "file":
+      meta = {
+        ...common,
+        type: "file",
+        size: spec.size ?? contentSize,
+        mode: spec.mode ?? 0o644,
+        ref,
+      };
       break;
-    }
-    case "dir": {
-      const keys = await Promise.all(spec.children.map((child) => writeTree(repo, child)));
-      const ref = dirKeyOf(keys);
-      await repo.writeDir(ref, keys);
+    case "dir":
       meta = { ...common, type: "dir", size: spec.size ?? 0, mode: spec.mode ?? 0o755, ref };
       break;
-    }
     case "symlink":
       meta = {
         ...common,
@@ -129,6 +129,30 @@ export async function writeTree(repo: Repository, spec: TreeSpec): Promise<strin
       meta = { ...common, type: spec.type, size: spec.size ?? 0, mode: spec.mode ?? 0o644 };
   }
   if (spec.links !== undefined) meta.links = spec.links;
+  return meta;
+}
+
+/** Writes `spec` and everything below it; resolves with its meta key. */
+export async function writeTree(repo: Repository, spec: TreeSpec): Promise<string> {
+  let ref: string | undefined;
+  let size = 0;
+  if (spec.type === "file") {
+    const chunks: ChunkRef[] = spec.chunks.map((c) => ({ id: sha256(c), size: c.length }));
+    const uploaded = new Set<string>(spec.missing);
+    for (const [i, chunk] of chunks.entries()) {
+      if (uploaded.has(chunk.id)) continue;
+      uploaded.add(chunk.id);
+      await repo.putBlob(chunk.id, spec.chunks[i]);
+    }
+    ref = contentKey(contentId(chunks));
+    await repo.writeContent(ref, chunks);
+    size = chunks.reduce((sum, c) => sum + c.size, 0);
+  } else if (spec.type === "dir") {
+    const keys = await Promise.all(spec.children.map((child) => writeTree(repo, child)));
+    ref = dirKeyOf(keys);
+    await repo.writeDir(ref, keys);
+  }
+  const meta = specMeta(spec, ref, size, { uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0 });
   const key = metaKeyOf(meta);
   await repo.writeMeta(key, metaFields(meta));
   return key;
