@@ -33,6 +33,7 @@ import {
   STORAGE_KINDS,
 } from "./bench/backup_storage.ts";
 import { duBytes } from "./bench/du_bytes.ts";
+import { denoDir } from "../tests/_deno_dir.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const STORAGE_BENCH = new URL("./storage_bench.ts", import.meta.url).pathname;
@@ -378,6 +379,7 @@ async function runBench(
   const env = {
     DDB_SERVER: `127.0.0.1:${server.port}`,
     XDG_CACHE_HOME: join(work, "ddb-cache"),
+    DENO_DIR: denoDir(),
     XDG_CONFIG_HOME: join(work, "ddb-config"),
   };
   const ddb = (args: string[]) => timed(Deno.execPath(), ["run", "-A", MAIN, ...args], env, signal);

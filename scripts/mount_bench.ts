@@ -32,6 +32,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { eventually, forceUnmount, run } from "../fuse/_testing/mount_process.ts";
 import { startServer } from "../tests/_server.ts";
+import { denoDir } from "../tests/_deno_dir.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -282,6 +283,7 @@ async function main(): Promise<number> {
     const env = {
       DDB_SERVER: `127.0.0.1:${server.port}`,
       XDG_CACHE_HOME: join(work, "cache"),
+      DENO_DIR: denoDir(),
       XDG_CONFIG_HOME: join(work, "config"),
     };
     const ddb = [Deno.execPath(), "run", "-A", MAIN];

@@ -26,6 +26,7 @@ import {
 } from "../snapshot/schema.ts";
 import type { SourceFs, SourceStat } from "./source_fs.ts";
 import { Semaphore } from "../concurrency/semaphore.ts";
+import { ExistsBatcher } from "./exists_batcher.ts";
 import { VERSION } from "../../version.ts";
 
 /** The repository operations a backup needs (implemented by Repository). */
@@ -191,6 +192,19 @@ async function mapLimit<T, R>(
   return results;
 }
 
+/**
+ * The least weight a chunk takes of the memory budget. Small chunks weigh
+ * more than their bytes so that the budget also bounds how many chunks (and
+ * files, with their promises and buffers) wait for the server at once: the
+ * server, not the reading, sets the pace with small files, and a queue of
+ * thousands of files costs memory and collections without going faster.
+ */
+const MIN_CHUNK_WEIGHT = 256 * 1024;
+
+function budgetWeight(bytes: number): number {
+  return Math.max(bytes, MIN_CHUNK_WEIGHT);
+}
+
 /** Chunks checked with one BMULTIEXISTS at most. */
 const CHECK_BATCH = 32;
 /** Chunk ids remembered as present on the server, at most. */
@@ -228,6 +242,7 @@ class BackupRun {
   readonly #budget: Semaphore;
   readonly #params: Readonly<ChunkerParams>;
   #known = new Set<string>();
+  readonly #exists: ExistsBatcher;
   readonly #uploads = new Map<string, Promise<void>>();
   readonly #writes: Promise<unknown>[] = [];
   #rootDev = 0;
@@ -238,6 +253,7 @@ class BackupRun {
     this.#files = new Semaphore(options.fileConcurrency ?? 32);
     this.#budget = new Semaphore(options.memoryBudget ?? 64 * 1024 * 1024);
     this.#params = options.chunkParams ?? DEFAULT_PARAMS;
+    this.#exists = new ExistsBatcher((ids) => ports.repo.hasBlobs(ids));
   }
 
   async run(): Promise<BackupResult> {
@@ -410,11 +426,12 @@ class BackupRun {
     const uploads = new ChunkUploader(this);
     let size = 0;
     const take = async (chunk: Uint8Array) => {
-      if (!this.#budget.tryAcquire(chunk.length)) {
+      const weight = budgetWeight(chunk.length);
+      if (!this.#budget.tryAcquire(weight)) {
         // Send what this file holds before waiting, so that every file
         // waiting for memory has its chunks on the way (no deadlock).
         await uploads.flush();
-        await this.#budget.acquire(chunk.length);
+        await this.#budget.acquire(weight);
       }
       const id = createHash("sha256").update(chunk).digest("hex");
       chunks.push({ id, size: chunk.length });
@@ -466,13 +483,18 @@ class BackupRun {
     upload.finally(() => this.#uploads.delete(id)).catch(() => {});
   }
 
+  /** Whether the server has the blob `id` (asked in batches shared by all files). */
+  exists(id: string): Promise<boolean> {
+    return this.#exists.has(id);
+  }
+
   remember(id: string): void {
     if (this.#known.size >= KNOWN_LIMIT) this.#known = new Set();
     this.#known.add(id);
   }
 
   release(bytes: number): void {
-    this.#budget.release(bytes);
+    this.#budget.release(budgetWeight(bytes));
   }
 
   get repo(): BackupRepository {
@@ -521,10 +543,9 @@ class ChunkUploader {
     this.#batch = [];
     this.#batchBytes = 0;
     if (batch.length === 0) return;
-    const checked = this.#run.repo.hasBlobs(batch.map((c) => c.id));
-    const uploads = batch.map(async ({ id, data, done }, i) => {
+    const uploads = batch.map(async ({ id, data, done }) => {
       try {
-        const present = (await checked)[i];
+        const present = await this.#run.exists(id);
         if (!present) {
           if (!this.#run.dryRun) await this.#run.repo.putBlob(id, data);
           this.#run.stats.newChunks++;

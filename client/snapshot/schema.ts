@@ -1,5 +1,6 @@
 /**
- * The backup metadata schema (version 1), written with the server's types.
+ * The backup metadata schema (version 2; version 1 is still read), written
+ * with the server's types.
  * See docs/data-model.md, "Backup metadata schema", for the full description.
  *
  * Keys (strings on the server):
@@ -15,21 +16,27 @@
  *   index = snapshot time in µs since the epoch, value = `s:<S>`.
  * - `ddb:snapshots` set — every snapshot key (the truth for listing).
  * - `ddb:groups` set — every group key.
- * - `ddb:schema` string — the schema version, "1".
+ * - `ddb:schema` string — the newest schema version written, "2".
  *
- * References and attributes are kept apart: in a meta hash the only field
- * that points at other data is `ref` (`c:<K>` or `d:<D>`); in a snapshot it
- * is `ref` (`m:<M>`). Every other field is an attribute (name, mode, …) that
- * a later client-side encryption may hide, while the server can still follow
- * references for garbage collection and checks.
+ * References and attributes are kept apart: a meta hash has two fields,
+ * `ref` (`c:<K>` or `d:<D>`, absent for other types) and `attrs` (name, type,
+ * size, mode, owner, mtime, … in one value: ./attrs.ts); in a snapshot the
+ * reference is `ref` (`m:<M>`). A later client-side encryption may hide the
+ * attributes while the server can still follow references for garbage
+ * collection and checks. Version 1 metas had one field per attribute
+ * (`name`, `type`, `size`, `mode`, `uid`, `gid`, `mtime`, `target`, `links`)
+ * and are still read.
  *
  * @module
  */
 
 import { listId, recordId } from "./canonical.ts";
+import { decodeAttrs, encodeAttrs } from "./attrs.ts";
 
 /** The schema version written by this client. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+/** The schema versions this client reads. */
+export const READABLE_SCHEMA_VERSIONS: readonly number[] = [1, 2];
 /** String key holding the schema version. */
 export const SCHEMA_KEY = "ddb:schema";
 /** Set of every snapshot key. */
@@ -90,8 +97,15 @@ export interface NodeMeta {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The fields of a meta hash, in canonical form. */
+/** The fields of a meta hash (schema version 2): `attrs` and, for files and dirs, `ref`. */
 export function metaFields(meta: NodeMeta): Map<string, Uint8Array> {
+  const fields = new Map<string, Uint8Array>([["attrs", encodeAttrs(meta)]]);
+  if (meta.ref !== undefined) fields.set("ref", encoder.encode(meta.ref));
+  return fields;
+}
+
+/** The fields of a meta hash as schema version 1 wrote them (tests of old repositories). */
+export function metaFieldsV1(meta: NodeMeta): Map<string, Uint8Array> {
   const fields = new Map<string, Uint8Array>([
     ["name", meta.name],
     ["type", encoder.encode(meta.type)],
@@ -140,8 +154,48 @@ function integerField(fields: ReadonlyMap<string, Uint8Array>, name: string, key
   return n;
 }
 
-/** Parses a meta hash read from the server; throws {@linkcode SchemaError} if malformed. */
+/**
+ * Parses a meta hash read from the server, of schema version 2 (`attrs`) or
+ * 1 (a field per attribute); throws {@linkcode SchemaError} if malformed.
+ */
 export function parseMeta(key: string, fields: ReadonlyMap<string, Uint8Array>): NodeMeta {
+  const attrs = fields.get("attrs");
+  const meta = attrs === undefined ? parseMetaV1(key, fields) : parseMetaV2(key, attrs, fields);
+  if (meta.type === "file" && !meta.ref?.startsWith("c:")) {
+    throw new SchemaError(`Cannot read meta "${key}": a file without a content ref`);
+  }
+  if (meta.type === "dir" && !meta.ref?.startsWith("d:")) {
+    throw new SchemaError(`Cannot read meta "${key}": a directory without a dir ref`);
+  }
+  if (meta.type !== "file" && meta.type !== "dir" && meta.ref !== undefined) {
+    throw new SchemaError(`Cannot read meta "${key}": a ${meta.type} with a ref`);
+  }
+  return meta;
+}
+
+function parseMetaV2(
+  key: string,
+  attrs: Uint8Array,
+  fields: ReadonlyMap<string, Uint8Array>,
+): NodeMeta {
+  for (const name of fields.keys()) {
+    if (name !== "attrs" && name !== "ref") {
+      throw new SchemaError(`Cannot read meta "${key}": unknown field "${name}"`);
+    }
+  }
+  let meta: NodeMeta;
+  try {
+    meta = decodeAttrs(attrs);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new SchemaError(`Cannot read meta "${key}": attrs ${reason}`, { cause });
+  }
+  const ref = fields.get("ref");
+  if (ref !== undefined) meta.ref = decoder.decode(ref);
+  return meta;
+}
+
+function parseMetaV1(key: string, fields: ReadonlyMap<string, Uint8Array>): NodeMeta {
   const type = decoder.decode(fields.get("type") ?? new Uint8Array()) as NodeType;
   if (!NODE_TYPES.includes(type)) {
     throw new SchemaError(`Cannot read meta "${key}": unknown type "${type}"`);
@@ -164,12 +218,6 @@ export function parseMeta(key: string, fields: ReadonlyMap<string, Uint8Array>):
   if (ref !== undefined) meta.ref = decoder.decode(ref);
   if (fields.get("target") !== undefined) meta.target = fields.get("target");
   if (links !== undefined) meta.links = decoder.decode(links);
-  if (type === "file" && !meta.ref?.startsWith("c:")) {
-    throw new SchemaError(`Cannot read meta "${key}": a file without a content ref`);
-  }
-  if (type === "dir" && !meta.ref?.startsWith("d:")) {
-    throw new SchemaError(`Cannot read meta "${key}": a directory without a dir ref`);
-  }
   return meta;
 }
 
@@ -229,8 +277,12 @@ export function snapshotKeyOf(s: Snapshot): string {
 /** Parses a snapshot hash; throws {@linkcode SchemaError} if malformed. */
 export function parseSnapshot(key: string, fields: ReadonlyMap<string, Uint8Array>): Snapshot {
   const get = (name: string) => decoder.decode(fields.get(name) ?? new Uint8Array());
-  if (get("schema") !== String(SCHEMA_VERSION)) {
-    throw new SchemaError(`Cannot read snapshot "${key}": schema "${get("schema")}" is not 1`);
+  if (!READABLE_SCHEMA_VERSIONS.some((v) => get("schema") === String(v))) {
+    throw new SchemaError(
+      `Cannot read snapshot "${key}": schema "${get("schema")}" is not one of ${
+        READABLE_SCHEMA_VERSIONS.join(", ")
+      } (a newer client wrote it?)`,
+    );
   }
   const n = (name: string) => integerField(fields, name, key);
   const time = get("time");
