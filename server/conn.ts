@@ -219,7 +219,7 @@ export class Connection implements ConnectionState {
     if (!this.busy) this.close();
   }
 
-  /** Closes the socket at once. */
+  /** Closes the socket at once and ends the session (which ends its leases). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -228,6 +228,7 @@ export class Connection implements ConnectionState {
     } catch {
       // Already closed by the peer.
     }
+    this.#session.end();
   }
 }
 

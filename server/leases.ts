@@ -16,6 +16,12 @@
  * stalled past its time to live learns, at its next renewal, whether a gc
  * may have deleted what it was about to reference.
  *
+ * A lease taken or renewed with an owner (the client connection of `LEASE`)
+ * expires at once when that owner closes ({@linkcode LeaseTable.endHeldBy}):
+ * a crashed backup does not hold gc off for the rest of its time to live.
+ * It becomes a tombstone like any expired lease, so a client that renews it
+ * from a new connection still may, unless a gc took the database meanwhile.
+ *
  * See docs/gc.md for how backups and gc use leases.
  *
  * @module
@@ -85,11 +91,24 @@ function describe(lease: Lease, now: number): string {
   return `${lease.kind} lease "${lease.id}" ${until(lease, now)}`;
 }
 
+/**
+ * Who holds a lease: a client connection (`server/session.ts`), which says
+ * when it closes.
+ */
+export interface LeaseOwner {
+  /** Runs `hook` once when the owner goes (at once if it has gone). */
+  onClose(hook: () => void): void;
+}
+
 /** The leases of one database. */
 export class LeaseTable {
   readonly #name: string;
   readonly #now: () => number;
   readonly #leases = new Map<string, Lease>();
+  /** The owner of each lease that has one, by lease id. */
+  readonly #owners = new Map<string, LeaseOwner>();
+  /** Owners whose closing this table watches. */
+  readonly #watched = new WeakSet<LeaseOwner>();
 
   /** Builds the table of database `name`, reading time from `now` (ms since the epoch). */
   constructor(name: string, now: () => number = Date.now) {
@@ -99,12 +118,14 @@ export class LeaseTable {
 
   /**
    * Takes lease `id` of `kind` for `ttlMs` (`Infinity`: until released).
-   * Taking a lease the same holder already has extends it.
+   * Taking a lease the same holder already has extends it. With an `owner`,
+   * the lease expires when the owner closes; without one (the `GC`
+   * command's own lease), only when released or timed out.
    *
    * @throws {LeaseConflictError} when a lease of the other kind holds the
    *   database (for gc: any unexpired backup lease, or another gc lease).
    */
-  acquire(kind: LeaseKind, id: string, ttlMs: number): Lease {
+  acquire(kind: LeaseKind, id: string, ttlMs: number, owner?: LeaseOwner): Lease {
     const now = this.#now();
     this.#dropOld(now);
     const own = this.#leases.get(id);
@@ -132,7 +153,10 @@ export class LeaseTable {
     // Taking one kind ends every expired lease of the other: their holders'
     // late renewals must fail, as the data they saw may change now.
     for (const [other, lease] of this.#leases) {
-      if (lease.kind !== kind && lease.expiresAt <= now) this.#leases.delete(other);
+      if (lease.kind !== kind && lease.expiresAt <= now) {
+        this.#leases.delete(other);
+        this.#owners.delete(other);
+      }
     }
     const lease: Lease = {
       kind,
@@ -141,16 +165,19 @@ export class LeaseTable {
       expiresAt: now + ttlMs,
     };
     this.#leases.set(id, lease);
+    this.#own(id, owner);
     return lease;
   }
 
   /**
    * Extends lease `id` to `ttlMs` from now. A lease that expired is renewed
-   * too, as long as no lease of the other kind was taken since.
+   * too, as long as no lease of the other kind was taken since. With an
+   * `owner`, the lease passes to it (a client renewing from a new
+   * connection): it expires when that one closes.
    *
    * @throws {LeaseNotHeldError} when the lease is not held.
    */
-  renew(id: string, ttlMs: number): Lease {
+  renew(id: string, ttlMs: number, owner?: LeaseOwner): Lease {
     const now = this.#now();
     const lease = this.#leases.get(id);
     if (lease === undefined) {
@@ -162,12 +189,46 @@ export class LeaseTable {
     }
     const renewed: Lease = { ...lease, expiresAt: now + ttlMs };
     this.#leases.set(id, renewed);
+    this.#own(id, owner);
     return renewed;
   }
 
   /** Ends lease `id`; returns whether it was held. */
   release(id: string): boolean {
+    this.#owners.delete(id);
     return this.#leases.delete(id);
+  }
+
+  /**
+   * Expires now every unexpired lease `owner` holds, as if its time to live
+   * had run out (it stays a tombstone: see the module documentation).
+   * Returns them as they were. Called when the owner closes.
+   */
+  endHeldBy(owner: LeaseOwner): Lease[] {
+    const now = this.#now();
+    const ended: Lease[] = [];
+    for (const [id, holder] of this.#owners) {
+      if (holder !== owner) continue;
+      this.#owners.delete(id);
+      const lease = this.#leases.get(id);
+      if (lease === undefined || lease.expiresAt <= now) continue;
+      ended.push(lease);
+      this.#leases.set(id, { ...lease, expiresAt: now });
+    }
+    return ended;
+  }
+
+  /**
+   * Calls `onEnd` with the leases `owner` held whenever it closes, once per
+   * owner and table (taking and renewing many leases adds no more hooks).
+   */
+  watch(owner: LeaseOwner, onEnd: (ended: Lease[]) => void): void {
+    if (this.#watched.has(owner)) return;
+    this.#watched.add(owner);
+    owner.onClose(() => {
+      const ended = this.endHeldBy(owner);
+      if (ended.length > 0) onEnd(ended);
+    });
   }
 
   /** Whether lease `id` is held and unexpired. */
@@ -184,9 +245,16 @@ export class LeaseTable {
     );
   }
 
+  #own(id: string, owner: LeaseOwner | undefined): void {
+    if (owner !== undefined) this.#owners.set(id, owner);
+  }
+
   #dropOld(now: number): void {
     for (const [id, lease] of this.#leases) {
-      if (lease.expiresAt + TOMBSTONE_MS <= now) this.#leases.delete(id);
+      if (lease.expiresAt + TOMBSTONE_MS <= now) {
+        this.#leases.delete(id);
+        this.#owners.delete(id);
+      }
     }
   }
 }

@@ -68,3 +68,62 @@ Deno.test("leases: same holder extends; an id keeps its kind; tombstones are dro
   leases.acquire("backup", "other", 100);
   assert.throws(() => leases.renew("b", 100), LeaseNotHeldError);
 });
+
+/** A connection as leases see it: closing runs the hooks. */
+class Owner {
+  #hooks: (() => void)[] = [];
+  onClose(hook: () => void): void {
+    this.#hooks.push(hook);
+  }
+  close(): void {
+    for (const hook of this.#hooks.splice(0)) hook();
+  }
+  get hooks(): number {
+    return this.#hooks.length;
+  }
+}
+
+Deno.test("leases: a connection's leases expire when it closes, and renew from another", () => {
+  const { leases, clock } = table();
+  const crashed = new Owner();
+  const ended: string[][] = [];
+  leases.acquire("backup", "b1", 120_000, crashed);
+  leases.watch(crashed, (l) => ended.push(l.map((x) => x.id)));
+  leases.acquire("backup", "b2", 120_000, crashed);
+  leases.renew("b2", 120_000, crashed);
+  leases.watch(crashed, () => assert.fail("watched once per owner"));
+  assert.equal(crashed.hooks, 1);
+  const other = new Owner();
+  leases.acquire("backup", "theirs", 120_000, other);
+  leases.acquire("backup", "unowned", 120_000);
+  leases.release("b1");
+  leases.acquire("backup", "b1", 120_000, crashed);
+
+  crashed.close();
+  assert.deepEqual(ended.map((ids) => ids.sort()), [["b1", "b2"]]);
+  assert.deepEqual(leases.list().map((l) => l.id), ["theirs", "unowned"]);
+  // A tombstone: the holder may renew it from a new connection while no gc ran.
+  const reconnected = new Owner();
+  leases.renew("b2", 120_000, reconnected);
+  assert.equal(leases.holds("b2"), true);
+  crashed.close();
+  assert.equal(leases.holds("b2"), true, "b2 now belongs to the new connection");
+
+  other.close();
+  reconnected.close();
+  clock.now += 120_001;
+  leases.acquire("gc", "g", Infinity);
+  assert.throws(() => leases.renew("b1", 100), LeaseNotHeldError, "a gc ran: b1 is gone");
+  assert.deepEqual(leases.list().map((l) => l.id), ["g"]);
+});
+
+Deno.test("leases: a closed connection's backup lease lets gc in at once", () => {
+  const { leases } = table();
+  const backup = new Owner();
+  leases.acquire("backup", "b", 120_000, backup);
+  leases.watch(backup, () => {});
+  assert.throws(() => leases.acquire("gc", "g", Infinity), LeaseConflictError);
+  backup.close();
+  leases.acquire("gc", "g", Infinity);
+  assert.throws(() => leases.renew("b", 100), LeaseNotHeldError);
+});

@@ -44,6 +44,8 @@ export class Session {
   transaction: PendingTransaction | undefined;
   /** Set by QUIT: close after replying. */
   closeAfterReply = false;
+  #closeHooks: (() => void)[] = [];
+  #ended = false;
 
   /** Builds the session of a new connection. */
   constructor(id: number, peer: string, db: Database, authenticated: boolean) {
@@ -51,5 +53,28 @@ export class Session {
     this.peer = peer;
     this.db = db;
     this.authenticated = authenticated;
+  }
+
+  /** Whether the connection has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Runs `hook` once when the connection ends, however it ends (the client
+   * closes or resets it, or the server closes it); at once if it has ended.
+   */
+  onClose(hook: () => void): void {
+    if (this.#ended) hook();
+    else this.#closeHooks.push(hook);
+  }
+
+  /** Ends the session: runs its close hooks, once. Called by the connection as it closes. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const hooks = this.#closeHooks;
+    this.#closeHooks = [];
+    for (const hook of hooks) hook();
   }
 }

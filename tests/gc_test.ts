@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { runDdb, spawnDdb, startServer, type TestServer } from "./_server.ts";
+import { RawConnection, runDdb, spawnDdb, startServer, type TestServer } from "./_server.ts";
 import { Repository } from "../client/repo/repository.ts";
 import { asArray, asInteger, asText, RespClient } from "../client/remote/resp_client.ts";
 import { commitTree, sha256, writeTree } from "../client/snapshot/_testing/write_tree.ts";
@@ -327,7 +327,7 @@ Deno.test("gc: a backup waits while a gc holds the database, then goes on", asyn
   });
 });
 
-Deno.test("gc: a pack stays while any of its blobs lives, and goes with the last", async () => {
+Deno.test("gc: a pack with dead blobs is rewritten; metadata backups and young orphans stay", async () => {
   await withServer(async ({ server, env, client }) => {
     const encoder = new TextEncoder();
     const [x, y, z] = ["kept small file", "dead small file one", "dead small file two"].map((s) =>
@@ -335,18 +335,28 @@ Deno.test("gc: a pack stays while any of its blobs lives, and goes with the last
     );
     // One pipeline: the three blobs share one pack.
     await Promise.all([x, y, z].map((data) => client.call("BPUT", data)));
+    const root = join(server.dataDir, "blobs", "default");
     const objects = async () => {
       const found: string[] = [];
-      const root = join(server.dataDir, "blobs", "default");
       for await (const shard of Deno.readDir(root)) {
         if (!/^[0-9a-f]{2}$/.test(shard.name)) continue;
         for await (const entry of Deno.readDir(join(root, shard.name))) found.push(entry.name);
       }
-      return found;
+      return found.sort();
     };
-    const packs = await objects();
-    assert.equal(packs.length, 1, "one pack object");
-    assert.ok(![x, y, z].map(sha256).includes(packs[0]));
+    const [pack] = await objects();
+    assert.equal((await objects()).length, 1, "one pack object");
+    assert.ok(![x, y, z].map(sha256).includes(pack));
+
+    // A metadata backup (manifest and pieces, named by no index record) and
+    // an object a crashed writer left, written straight into the directory.
+    await client.call("METABACKUP");
+    const orphanBytes = encoder.encode("a pack whose records a crash lost");
+    const orphan = sha256(orphanBytes);
+    await Deno.mkdir(join(root, orphan.slice(0, 2)), { recursive: true });
+    await Deno.writeFile(join(root, orphan.slice(0, 2), orphan), orphanBytes);
+    const kept = (await objects()).filter((id) => id !== pack);
+    assert.ok(kept.length >= 3, "manifest, piece(s), orphan");
 
     const repo = await Repository.open({ hostname: "127.0.0.1", port: server.port }, 1);
     try {
@@ -356,15 +366,32 @@ Deno.test("gc: a pack stays while any of its blobs lives, and goes with the last
         children: [{ type: "file", name: "x", chunks: [x] }],
       });
       await commitTree(repo, ref, { dirs: 1, files: 1 });
+      const dry = await gc(env, ["--dry-run", "--grace", "0"]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(
+        dry.stdout,
+        /packs to rewrite: 1 \(1 live blobs into 1 new packs, \d+ B to free\)/,
+      );
+      assert.match(dry.stdout, /1 storage objects \(33 B\) named by no record: 0 to delete/);
+
       const partly = await gc(env, ["--json", "--grace", "0"]);
       assert.equal(partly.code, 0, partly.stderr);
       assert.equal(partly.report.blobs_deleted, 2);
       assert.equal(partly.report.packs_deleted, 0);
-      assert.equal(partly.report.packs_partly_dead, 1);
-      assert.equal(partly.report.partly_dead_bytes, y.length + z.length);
-      assert.deepEqual(await objects(), packs, "the pack stays");
+      assert.equal(partly.report.packs_repacked, 1);
+      assert.equal(partly.report.repack_blobs, 1);
+      assert.equal(partly.report.repack_bytes_reclaimed, y.length + z.length + 2 * 36);
+      assert.equal(partly.report.packs_partly_dead, 0);
+      assert.equal(partly.report.orphans, 1);
+      assert.equal(partly.report.orphans_deleted, 0, "seen for the first time");
+      assert.equal(partly.report.dump_manifests, 1);
+      assert.equal(partly.report.dump_objects, kept.length - 1);
+      const after = await objects();
+      assert.ok(!after.includes(pack), "the old pack is gone");
+      for (const id of kept) assert.ok(after.includes(id), `${id} stays`);
+      const [rewritten] = after.filter((id) => !kept.includes(id));
       assert.ok(!(await bexists(client, sha256(y))) && !(await bexists(client, sha256(z))));
-      assert.deepEqual(await repo.getBlob(sha256(x)), x, "the live blob reads");
+      assert.deepEqual(await repo.getBlob(sha256(x)), x, "the live blob reads from the new pack");
 
       await repo.removeSnapshots(await repo.listSnapshots());
       const all = await gc(env, ["--json", "--grace", "0"]);
@@ -372,7 +399,8 @@ Deno.test("gc: a pack stays while any of its blobs lives, and goes with the last
       assert.equal(all.report.blobs_deleted, 1);
       assert.equal(all.report.packs_deleted, 1);
       assert.equal(all.report.objects_deleted, 1);
-      assert.deepEqual(await objects(), [], "the pack is gone");
+      assert.ok(!(await objects()).includes(rewritten), "the new pack went with its last blob");
+      assert.deepEqual(await objects(), kept, "the metadata backup and the orphan stay");
     } finally {
       await repo.close();
     }
@@ -389,6 +417,65 @@ Deno.test("gc: an expired backup lease no longer blocks, and cannot be renewed a
     await assert.rejects(
       client.call("LEASE", "RENEW", "crashed", "60000"),
       /ERR LEASE Cannot renew lease "crashed" on database "default": it is not held/,
+    );
+  });
+});
+
+/** Waits until the server lists no lease (it notices a closed connection at its next read). */
+async function noLeases(client: RespClient): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (asArray(await client.call("LEASE", "LIST")).length > 0) {
+    assert.ok(Date.now() < deadline, "the lease outlived its connection");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("gc: a backup lease ends with the connection that took it", async () => {
+  await withServer(async ({ server, env, client }) => {
+    const id = asText(await client.call("BPUT", "garbage a crashed backup left"));
+    // A raw client takes a backup lease (two minutes) and closes its socket.
+    const raw = await RawConnection.open(server.port);
+    const taken = await raw.command("LEASE", "ACQUIRE", "backup", "closed-backup", "120000");
+    assert.deepEqual(taken, { kind: "simple", value: "OK" });
+    const refused = await gc(env, ["--grace", "0"]);
+    assert.equal(refused.code, 1, refused.stdout);
+    raw.close();
+    await noLeases(client);
+    const run = await gc(env, ["--json", "--grace", "0"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.report.blobs_deleted, 1);
+    assert.ok(!(await bexists(client, id)));
+    assert.match(server.log(), /lease\.closed.*closed-backup/);
+
+    // A process killed outright: the kernel closes its socket.
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const c = await Deno.connect({ hostname: "127.0.0.1", port: ${server.port} });
+         await c.write(new TextEncoder().encode(
+           "*5\\r\\n$5\\r\\nLEASE\\r\\n$7\\r\\nACQUIRE\\r\\n$6\\r\\nbackup\\r\\n" +
+           "$6\\r\\nkilled\\r\\n$6\\r\\n120000\\r\\n"));
+         const buf = new Uint8Array(16);
+         const n = await c.read(buf);
+         console.log(new TextDecoder().decode(buf.subarray(0, n ?? 0)).trim());
+         await new Promise((resolve) => setTimeout(resolve, 600_000));`,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assert.equal((await lines.read()).value?.trim(), "+OK");
+    assert.equal(asArray(await client.call("LEASE", "LIST")).length, 1);
+    holder.kill("SIGKILL");
+    await holder.status;
+    await lines.cancel();
+    await noLeases(client);
+    const after = await gc(env, ["--json", "--grace", "0"]);
+    assert.equal(after.code, 0, after.stderr);
+    // A renewal from a new connection fails now: a gc took the database.
+    await assert.rejects(
+      client.call("LEASE", "RENEW", "killed", "60000"),
+      /ERR LEASE Cannot renew lease "killed"/,
     );
   });
 });

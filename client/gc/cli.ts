@@ -80,12 +80,38 @@ function table(report: GcReport): string {
     `  storage objects ${dry ? "to delete" : "deleted"}: ${n("objects_deleted")} ` +
       `(${n("packs_deleted")} packs)`,
   );
+  if (n("packs_repacked") > 0) {
+    lines.push(
+      `  packs ${dry ? "to rewrite" : "rewritten"}: ${n("packs_repacked")} ` +
+        `(${n("repack_blobs")} live blobs into ${n("repack_packs_written")} new packs, ` +
+        `${formatBytes(n("repack_bytes_reclaimed"))} ${dry ? "to free" : "freed"})`,
+    );
+  }
   if (n("packs_partly_dead") > 0) {
     lines.push(
       `  ${n("packs_partly_dead")} packs keep ${
         formatBytes(n("partly_dead_bytes"))
-      } of deleted blobs next to live ones (packs are not rewritten yet)`,
+      } of deleted blobs next to live ones (below the threshold for rewriting)`,
     );
+  }
+  if (n("orphans") > 0) {
+    lines.push(
+      `  ${n("orphans")} storage objects (${formatBytes(n("orphan_bytes"))}) named by no record: ` +
+        `${n("orphans_deleted")} ${dry ? "to delete" : "deleted"} (${
+          formatBytes(n("orphan_bytes_deleted"))
+        })` +
+        (n("orphan_blobs_adopted") > 0
+          ? `, ${n("orphan_blobs_adopted")} blobs snapshots need recorded again`
+          : "") +
+        (n("orphans_held") === 1
+          ? "; left alone this time (see the server log)"
+          : n("orphans_deleted") < n("orphans")
+          ? "; the others go when a gc an hour (or the grace period) later finds them unnamed too"
+          : ""),
+    );
+  }
+  if (n("repack_damaged") > 0) {
+    lines.push(`  ${n("repack_damaged")} damaged blobs found while rewriting packs: run ddb check`);
   }
   if (n("dangling") > 0) {
     lines.push(`  ${n("dangling")} references to missing records: run ddb check`);

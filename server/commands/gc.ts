@@ -4,9 +4,11 @@
  *
  * `GC [DRYRUN] [GRACE ms]` takes the selected database's gc lease — and
  * fails with `ERR LEASE …` while backups hold theirs — then deletes the
- * blobs and metadata no snapshot reaches (`server/gc/gc.ts`, docs/gc.md) and
- * answers a map of what it found and did. Unreferenced blobs added less than
- * GRACE ms ago stay (default one hour). DRYRUN counts and deletes nothing.
+ * blobs and metadata no snapshot reaches, rewrites packs that hold too many
+ * dead bytes and deletes storage objects no record names
+ * (`server/gc/gc.ts`, docs/gc.md), and answers a map of what it found and
+ * did. Unreferenced blobs added less than GRACE ms ago stay (default one
+ * hour). DRYRUN counts and deletes nothing.
  *
  * @module
  */
@@ -46,8 +48,23 @@ function summaryReply(s: GcSummary): Reply {
     ["blob_bytes_deleted", s.blobBytesDeleted],
     ["objects_deleted", s.objectsDeleted],
     ["packs_deleted", s.packsDeleted],
+    ["objects_listed", s.objectsListed],
+    ["storage_bytes", s.storageBytes],
+    ["packs_repacked", s.packsRepacked],
+    ["repack_blobs", s.repackBlobs],
+    ["repack_packs_written", s.repackPacksWritten],
+    ["repack_bytes_reclaimed", s.repackBytesReclaimed],
+    ["repack_damaged", s.repackDamaged],
     ["packs_partly_dead", s.packsPartlyDead],
     ["partly_dead_bytes", s.partlyDeadBytes],
+    ["orphans", s.orphans],
+    ["orphan_bytes", s.orphanBytes],
+    ["orphans_deleted", s.orphansDeleted],
+    ["orphan_bytes_deleted", s.orphanBytesDeleted],
+    ["orphan_blobs_adopted", s.orphanBlobsAdopted],
+    ["orphans_held", s.orphansHeld],
+    ["dump_manifests", s.dumpManifests],
+    ["dump_objects", s.dumpObjects],
     ["mark_bytes", s.markBytes],
     ["duration_ms", s.durationMs],
   ];

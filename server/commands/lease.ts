@@ -9,6 +9,11 @@
  * - `LEASE LIST` → one map per unexpired lease: kind, id, ttl_ms (-1: held
  *   until its holder ends).
  *
+ * A lease taken or renewed here belongs to the connection that sent the
+ * command and expires as soon as that connection closes (it stays a
+ * tombstone: renewing it from another connection works until a lease of the
+ * other kind is taken).
+ *
  * @module
  */
 
@@ -63,22 +68,33 @@ function answering(fn: () => Reply): Reply {
 }
 
 function lease({ server, session }: CommandContext, args: Uint8Array[]): Reply {
-  const table = leasesOf(session.db, server.now);
+  const db = session.db;
+  const table = leasesOf(db, server.now);
   const sub = keyword(args[0]);
+  // A lease taken or renewed here belongs to this connection and expires
+  // when it closes: a crashed backup does not keep gc waiting.
+  const own = () =>
+    table.watch(session, (ended) => {
+      for (const l of ended) {
+        server.logger.info("lease.closed", { db: db.name, kind: l.kind, id: l.id });
+      }
+    });
   return answering(() => {
     if (sub === "ACQUIRE" && args.length === 4) {
-      const held = table.acquire(kindOf(args[1]), leaseId(args[2]), ttl(args[3]));
-      server.logger.info("lease.acquire", { db: session.db.name, ...logged(held) });
+      const held = table.acquire(kindOf(args[1]), leaseId(args[2]), ttl(args[3]), session);
+      own();
+      server.logger.info("lease.acquire", { db: db.name, ...logged(held) });
       return OK;
     }
     if (sub === "RENEW" && args.length === 3) {
-      table.renew(leaseId(args[1]), ttl(args[2]));
+      table.renew(leaseId(args[1]), ttl(args[2]), session);
+      own();
       return OK;
     }
     if (sub === "RELEASE" && args.length === 2) {
       const id = leaseId(args[1]);
       const held = table.release(id);
-      if (held) server.logger.info("lease.release", { db: session.db.name, id });
+      if (held) server.logger.info("lease.release", { db: db.name, id });
       return int(held ? 1 : 0);
     }
     if (sub === "LIST" && args.length === 1) {

@@ -47,6 +47,18 @@ export function decodeHexId(text: Uint8Array, offset: number, out: Uint8Array): 
   return true;
 }
 
+/** The bytes of the lowercase hex `hex` (a blob id: 64 digits → 32 bytes). */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) {
+    const hi = nibble(hex.charCodeAt(2 * i));
+    const lo = nibble(hex.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) throw new RangeError(`Cannot decode "${hex.slice(0, 80)}": not hex`);
+    out[i] = (hi << 4) | lo;
+  }
+  return out;
+}
+
 /** Lowercase hex of `bytes`. */
 export function toHex(bytes: Uint8Array): string {
   let out = "";

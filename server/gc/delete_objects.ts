@@ -18,6 +18,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Pacer } from "./pacer.ts";
 import type { PackTally } from "./pack_tally.ts";
 import {
+  addPendingDelete,
   PENDING_DELETES_END,
   PENDING_DELETES_START,
   pendingDeleteId,
@@ -61,11 +62,19 @@ export async function deletePendingObjects(
   const { kv } = ctx;
   const stats: DeleteStats = { objects: 0, packs: 0, kept: 0 };
   let from = PENDING_DELETES_START;
+  let synced = false;
   for (;;) {
     const ids: Uint8Array[] = [];
     for (const { key } of kv.scan({ start: from, end: PENDING_DELETES_END, limit: PAGE })) {
       ids.push(pendingDeleteId(key).slice());
       from = keyAfter(key);
+    }
+    if (!synced && ids.length > 0) {
+      // The index records were removed in ordinary commits, which an OS
+      // crash or power loss may undo: make them durable before any object
+      // goes, or a record could come back naming a deleted object.
+      kv.transaction(() => addPendingDelete(kv, ids[0]), { durable: true });
+      synced = true;
     }
     const doomed: Uint8Array[] = [];
     for (const id of ids) {
@@ -88,13 +97,13 @@ export async function deletePendingObjects(
 }
 
 /**
- * Deletes object `id`. A client that stores the same blob again between the
+ * Deletes object `id` (no record may name it). A client that stores the same blob again between the
  * removal of its record and this delete (`BPUT` without a backup lease) gets
  * its record back; if its object is gone by then, the record is removed
  * again so that the blob reads as absent (and is uploaded again) rather
  * than present and unreadable.
  */
-async function deleteOne(ctx: DeleteContext, id: Uint8Array): Promise<void> {
+export async function deleteOne(ctx: DeleteContext, id: Uint8Array): Promise<void> {
   const hex = toHex(id);
   await ctx.storage.delete(hex);
   if (!blobIndex.has(ctx.kv, hex)) return;

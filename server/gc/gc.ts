@@ -11,12 +11,18 @@
  *    unwalked `d:`, unlisted `s:` keys.
  * 4. Delete the storage objects pending deletion that nothing uses
  *    (`delete_objects.ts`).
+ * 5. List the storage (`storage_scan.ts`): packs whose dead bytes pass the
+ *    threshold (`pack_candidates.ts`), objects no record names (orphans),
+ *    metadata backups (kept).
+ * 6. Settle the orphans (`orphans.ts`): adopt the blobs snapshots need,
+ *    delete the others once an earlier run saw them unnamed long enough.
+ * 7. Rewrite the chosen packs (`repack.ts`).
  *
  * The caller must hold the database's gc lease for the whole run
  * (`server/leases.ts`): no backup may write references to old data
  * meanwhile. Memory: a Bloom filter of about 10 bits per key and blob, the
- * set of directories (32 bytes each, at most half full), a few dozen bytes
- * per pack.
+ * set of directories (32 bytes each, at most three quarters full), a few
+ * dozen bytes per pack, and one new pack's worth of blobs while rewriting.
  *
  * @module
  */
@@ -34,6 +40,16 @@ import { sweepBlobs } from "./sweep_blobs.ts";
 import { type KeyCounts, sweepMetadata } from "./sweep_metadata.ts";
 import { deletePendingObjects } from "./delete_objects.ts";
 import { countPendingDeletes } from "./pending_deletes.ts";
+import type { PackCandidates } from "./pack_candidates.ts";
+import { scanStorage } from "./storage_scan.ts";
+import { type OrphanStats, settleOrphans } from "./orphans.ts";
+import {
+  plannedPacks,
+  type ReadBarrier,
+  REPACK_TARGET_BYTES,
+  repackPacks,
+  type RepackStats,
+} from "./repack.ts";
 import { CONTENT_PREFIX, META_PREFIX } from "./_names.ts";
 import { startHeapGovernor } from "../../memory/heap_governor.ts";
 
@@ -45,6 +61,22 @@ export const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 /** Index entries and key names handled per transaction. */
 export const DEFAULT_PAGE_SIZE = 1000;
 
+/**
+ * An object no record names is deleted only when an earlier collection saw
+ * it unnamed at least this long before (or the grace period, if longer): 1
+ * hour. A put and its index record, or a metadata backup's pieces and its
+ * manifest, are not written at one instant.
+ */
+export const DEFAULT_ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
+
+/**
+ * Orphans are left alone when there are more than this many and they are
+ * more than half of the storage's objects: such a storage more likely
+ * belongs to another database, or goes with a kv file that lost its index
+ * (`ddb db recover`), than it holds leftovers of crashes.
+ */
+export const ORPHAN_GUARD_MIN = 64;
+
 /** The database a collection works on. */
 export interface GcTarget {
   /** Its name, for logs. */
@@ -53,6 +85,11 @@ export interface GcTarget {
   readonly kv: KvStore;
   /** Its blob storage. */
   readonly storage: BlobStorage;
+  /**
+   * The reader of packed blobs serving its clients: rewriting packs waits
+   * for its reads in progress before deleting an old pack.
+   */
+  readonly packReader?: ReadBarrier;
 }
 
 /** Options of {@linkcode collectGarbage}. */
@@ -67,6 +104,10 @@ export interface GcOptions {
   now?: () => number;
   /** How the work shares the event loop (default 25 ms slices). */
   pacer?: Pacer;
+  /** See {@linkcode DEFAULT_ORPHAN_MIN_AGE_MS} (default 1 hour). */
+  orphanMinAgeMs?: number;
+  /** New packs are cut at this many bytes when rewriting (default 8 MiB). */
+  repackTargetBytes?: number;
   /** Where progress and problems are logged. */
   logger: Logger;
 }
@@ -109,10 +150,40 @@ export interface GcSummary {
   objectsDeleted: number;
   /** Of those, packs. */
   packsDeleted: number;
-  /** Packs that keep live blobs next to dead ones. */
+  /** Objects in the storage (listed after the deletions). */
+  objectsListed: number;
+  /** Their bytes. */
+  storageBytes: number;
+  /** Packs rewritten (deleted, their live blobs copied into new packs). */
+  packsRepacked: number;
+  /** Live blobs copied. */
+  repackBlobs: number;
+  /** New packs written. */
+  repackPacksWritten: number;
+  /** Bytes of storage freed by rewriting: old packs deleted less new packs written. */
+  repackBytesReclaimed: number;
+  /** Live blobs found damaged while copying (left in their pack; `gc.damaged` in the log). */
+  repackDamaged: number;
+  /** Packs left with dead bytes below the threshold. */
   packsPartlyDead: number;
-  /** Bytes of dead blobs those packs still hold (until packs are rewritten). */
+  /** Their dead bytes. */
   partlyDeadBytes: number;
+  /** Objects no record names (metadata backups not counted). */
+  orphans: number;
+  /** Their bytes. */
+  orphanBytes: number;
+  /** Orphans deleted. */
+  orphansDeleted: number;
+  /** Their bytes. */
+  orphanBytesDeleted: number;
+  /** Blobs found in orphans that snapshots need, recorded again. */
+  orphanBlobsAdopted: number;
+  /** 1 when orphans were left alone this time (see `gc.orphans_held` in the log). */
+  orphansHeld: number;
+  /** Metadata backup manifests in the storage (of any database; all kept). */
+  dumpManifests: number;
+  /** Objects of metadata backups found (manifests and their pieces). */
+  dumpObjects: number;
   /** Bytes the Bloom filter and directory set took. */
   markBytes: number;
   /** How long it took (ms). */
@@ -182,6 +253,8 @@ export async function collectGarbage(db: GcTarget, options: GcOptions): Promise<
       ms: Math.round(performance.now() - clock),
     });
 
+    const ms = () => Math.round(performance.now() - clock);
+    const markedAt = ms();
     const tally = new PackTally();
     const blobs = await sweepBlobs(kv, marks, tally, {
       cutoff: started - graceMs,
@@ -205,6 +278,51 @@ export async function collectGarbage(db: GcTarget, options: GcOptions): Promise<
       packsDeleted = deleted.packs;
     }
 
+    const sweptAt = ms();
+    const run = crypto.getRandomValues(new Uint8Array(8));
+    const orphanCutoff = started -
+      Math.max(graceMs, options.orphanMinAgeMs ?? DEFAULT_ORPHAN_MIN_AGE_MS);
+    const listing = await scanStorage(kv, db.storage, tally, {
+      dryRun,
+      started,
+      orphanCutoff,
+      run,
+    }, pacer);
+    const listedAt = ms();
+    const held = holdOrphans(listing.orphans, listing.objects, listing.unsure, blobIndex.count(kv));
+    if (held !== undefined) {
+      logger.warn("gc.orphans_held", { db: db.name, orphans: listing.orphans, reason: held });
+    }
+    const target = listing.candidates;
+    let orphans: OrphanStats = {
+      deleted: held === undefined ? listing.orphansDue : 0,
+      bytesDeleted: held === undefined ? listing.orphanBytesDue : 0,
+      adoptedObjects: 0,
+      adoptedBlobs: 0,
+      named: 0,
+      namedBytes: 0,
+      damaged: 0,
+    };
+    const repackTarget = options.repackTargetBytes ?? REPACK_TARGET_BYTES;
+    let repack: RepackStats;
+    let settled = listedAt;
+    if (dryRun) {
+      repack = plannedRepack(target, repackTarget);
+    } else {
+      orphans = await settleOrphans(
+        { kv, storage: db.storage, name: db.name, logger, marks },
+        { run, cutoff: orphanCutoff, now: now(), hold: held !== undefined },
+        pacer,
+      );
+      settled = ms();
+      repack = await repackPacks(
+        { kv, storage: db.storage, name: db.name, logger, packReader: db.packReader },
+        target,
+        pacer,
+        repackTarget,
+      );
+    }
+
     const summary: GcSummary = {
       dryRun,
       graceMs,
@@ -224,8 +342,24 @@ export async function collectGarbage(db: GcTarget, options: GcOptions): Promise<
       blobBytesDeleted: blobs.deletedBytes,
       objectsDeleted,
       packsDeleted,
-      packsPartlyDead: packs.partlyDeadPacks,
-      partlyDeadBytes: packs.partlyDeadBytes,
+      objectsListed: listing.objects,
+      storageBytes: listing.bytes,
+      packsRepacked: repack.packs,
+      repackBlobs: repack.blobs,
+      repackPacksWritten: repack.written,
+      repackBytesReclaimed: repack.bytesDeleted - repack.bytesWritten,
+      repackDamaged: repack.damaged,
+      packsPartlyDead: listing.partlyDeadPacks,
+      partlyDeadBytes: listing.partlyDeadBytes,
+      // Less those found named after all (a pack being written during the listing).
+      orphans: listing.orphans - orphans.named,
+      orphanBytes: listing.orphanBytes - orphans.namedBytes,
+      orphansDeleted: orphans.deleted,
+      orphanBytesDeleted: orphans.bytesDeleted,
+      orphanBlobsAdopted: orphans.adoptedBlobs,
+      orphansHeld: held === undefined ? 0 : 1,
+      dumpManifests: listing.manifests,
+      dumpObjects: listing.dumpObjects,
       markBytes: marks.byteLength,
       durationMs: Math.round(performance.now() - clock),
     };
@@ -238,13 +372,66 @@ export async function collectGarbage(db: GcTarget, options: GcOptions): Promise<
       blobBytesDeleted: blobs.deletedBytes,
       objectsDeleted,
       packsDeleted,
-      packsPartlyDead: packs.partlyDeadPacks,
-      partlyDeadBytes: packs.partlyDeadBytes,
+      packsRepacked: summary.packsRepacked,
+      repackBytesReclaimed: summary.repackBytesReclaimed,
+      packsPartlyDead: summary.packsPartlyDead,
+      partlyDeadBytes: summary.partlyDeadBytes,
+      orphans: summary.orphans,
+      orphansDeleted: summary.orphansDeleted,
+      orphanBlobsAdopted: summary.orphanBlobsAdopted,
       pauses: pacer.pauses,
+      // Where the time went: marking, sweeps and deletions, listing,
+      // orphans, rewriting packs.
+      markMs: markedAt,
+      sweepMs: sweptAt - markedAt,
+      listMs: listedAt - sweptAt,
+      orphansMs: settled - listedAt,
+      repackMs: summary.durationMs - settled,
       ms: summary.durationMs,
     });
     return summary;
   } finally {
     governor.stop();
   }
+}
+
+/** Why orphans are to be left alone this time, or undefined. */
+function holdOrphans(
+  orphans: number,
+  objects: number,
+  unsure: boolean,
+  indexedBlobs: number,
+): string | undefined {
+  if (orphans === 0) return undefined;
+  if (unsure) return "an object that may be a metadata backup manifest could not be read";
+  if (indexedBlobs === 0) {
+    return "the database indexes no blob but its storage holds objects: " +
+      "is it the right storage, or did the kv file lose its index (ddb db recover)?";
+  }
+  if (orphans > ORPHAN_GUARD_MIN && orphans * 2 > objects) {
+    return `${orphans} of the storage's ${objects} objects are named by no record: ` +
+      "is the storage shared with another database, or did the kv file lose its index " +
+      "(ddb db recover)?";
+  }
+  return undefined;
+}
+
+/** What rewriting `candidates` would do, from the counts of the blob sweep (a dry run). */
+function plannedRepack(candidates: PackCandidates, targetBytes: number): RepackStats {
+  const planned: RepackStats = {
+    packs: candidates.length,
+    bytesDeleted: 0,
+    blobs: 0,
+    written: plannedPacks(candidates, targetBytes),
+    bytesWritten: 0,
+    damaged: 0,
+    kept: 0,
+  };
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates.at(i);
+    planned.blobs += c.liveBlobs;
+    planned.bytesDeleted += c.size;
+    planned.bytesWritten += c.size - c.deadBytes;
+  }
+  return planned;
 }

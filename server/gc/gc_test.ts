@@ -1,144 +1,9 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { SqliteKvStore } from "../kv/sqlite_kv_store.ts";
-import { LocalStorage } from "../../storage/local/local_storage.ts";
-import { blobIdOf } from "../../storage/blob_id.ts";
-import { BlobPacker } from "../packs/blob_packer.ts";
-import { PackReader } from "../packs/pack_reader.ts";
 import * as blobIndex from "../blob_index.ts";
-import { hashes, keyspace, lists, sets } from "../types/mod.ts";
-import { Logger } from "../log/logger.ts";
-import { collectGarbage, type GcSummary } from "./gc.ts";
+import { keyspace } from "../types/mod.ts";
 import { Pacer } from "./pacer.ts";
 import { addPendingDelete, countPendingDeletes } from "./pending_deletes.ts";
-
-const encoder = new TextEncoder();
-const HOUR = 3_600_000;
-const NOW = 1_700_000_000_000;
-
-/** A real kv store and local storage in a temp dir, and writers of schema records. */
-class Repo {
-  readonly lines: string[] = [];
-  readonly logger = new Logger({ level: "debug", write: (line) => this.lines.push(line) });
-  readonly packer: BlobPacker;
-  readonly reader: PackReader;
-
-  private constructor(
-    readonly path: string,
-    readonly kv: SqliteKvStore,
-    readonly storage: LocalStorage,
-  ) {
-    this.packer = new BlobPacker(storage);
-    this.reader = new PackReader(storage);
-  }
-
-  static async open(): Promise<Repo> {
-    const dir = await Deno.makeTempDir({ prefix: "ddb_gc_test_" });
-    const kv = SqliteKvStore.open(join(dir, "kv.sqlite"));
-    const storage = await LocalStorage.open(join(dir, "blobs"));
-    return new Repo(dir, kv, storage);
-  }
-
-  async close(): Promise<void> {
-    await this.packer.close();
-    this.kv.close();
-    await this.storage.close();
-    await Deno.remove(this.path, { recursive: true });
-  }
-
-  get name(): string {
-    return "test";
-  }
-
-  /** Stores `data` on its own, recorded as added at `addedAt`. */
-  async standalone(data: Uint8Array, addedAt = NOW - 2 * HOUR): Promise<string> {
-    const id = blobIdOf(data);
-    await this.storage.put(id, data);
-    this.kv.transaction(() => blobIndex.add(this.kv, id, data.length, addedAt));
-    return id;
-  }
-
-  /** Stores blobs in one pack; resolves with their ids and the pack's. */
-  async packed(
-    blobs: Uint8Array[],
-    addedAt = NOW - 2 * HOUR,
-  ): Promise<{ ids: string[]; pack: string }> {
-    const ids = blobs.map(blobIdOf);
-    const locations = await Promise.all(blobs.map((b, i) => this.packer.add(ids[i], b)));
-    this.kv.transaction(() => {
-      locations.forEach((l, i) => blobIndex.add(this.kv, ids[i], l.length, addedAt, l));
-    });
-    return { ids, pack: locations[0].pack };
-  }
-
-  /** A file node referencing `chunks` (blob ids). */
-  file(name: string, chunks: string[]): string {
-    const content = `c:${blobIdOf(encoder.encode(chunks.join(",")))}`;
-    chunks.forEach((id, i) => lists.ladd(this.kv, k(content), BigInt(i + 1), k(id)));
-    return this.meta(name, "file", content);
-  }
-
-  /** A directory node over `members` (meta keys); `dirName` overrides the d: key. */
-  dir(name: string, members: string[], dirName?: string): string {
-    const dir = dirName ?? `d:${blobIdOf(encoder.encode(members.join(",")))}`;
-    if (members.length > 0) sets.sadd(this.kv, k(dir), members.map(k));
-    return this.meta(name, "dir", dir);
-  }
-
-  meta(name: string, type: string, ref?: string): string {
-    const key = `m:${blobIdOf(encoder.encode(`${name}/${type}/${ref}`))}`;
-    const fields: [Uint8Array, Uint8Array][] = [[k("name"), k(name)], [k("type"), k(type)]];
-    if (ref !== undefined) fields.push([k("ref"), k(ref)]);
-    hashes.hset(this.kv, k(key), fields);
-    return key;
-  }
-
-  /** A snapshot of `root`, listed in ddb:snapshots unless `listed` is false. */
-  snapshot(root: string, label: string, listed = true): string {
-    const key = `s:${blobIdOf(encoder.encode(label))}`;
-    hashes.hset(this.kv, k(key), [[k("ref"), k(root)], [k("path"), k(`/${label}`)]]);
-    if (listed) sets.sadd(this.kv, k("ddb:snapshots"), [k(key)]);
-    return key;
-  }
-
-  /** The bytes of the packed blob `id`. */
-  readPacked(id: string): Promise<Uint8Array> {
-    const location = blobIndex.locate(this.kv, id);
-    if (location === undefined || location === "standalone") throw new Error(`${id} is not packed`);
-    return this.reader.read(id, location);
-  }
-
-  forget(snapshot: string): void {
-    sets.srem(this.kv, k("ddb:snapshots"), [k(snapshot)]);
-  }
-
-  has(key: string): boolean {
-    return keyspace.exists(this.kv, k(key));
-  }
-
-  gc(options: { dryRun?: boolean; graceMs?: number; pacer?: Pacer } = {}): Promise<GcSummary> {
-    return collectGarbage(this, { ...options, now: () => NOW, logger: this.logger });
-  }
-}
-
-function k(text: string): Uint8Array {
-  return encoder.encode(text);
-}
-
-function blob(label: string, size = 100): Uint8Array {
-  const out = new Uint8Array(size);
-  out.set(encoder.encode(label).subarray(0, size));
-  return out;
-}
-
-async function withRepo(fn: (repo: Repo) => Promise<void>): Promise<void> {
-  const repo = await Repo.open();
-  try {
-    await fn(repo);
-  } finally {
-    await repo.close();
-  }
-}
+import { blob, HOUR, NOW, withRepo } from "./_test_repo.ts";
 
 Deno.test("gc: keeps what snapshots reach, walks shared directories once, deletes the rest", async () => {
   await withRepo(async (repo) => {
@@ -170,8 +35,12 @@ Deno.test("gc: keeps what snapshots reach, walks shared directories once, delete
     assert.equal(summary.blobsDeleted, 2);
     assert.equal(summary.blobBytesDeleted, 100 + 700_000);
     assert.equal(summary.objectsDeleted, 1, "the standalone one; the pack has live blobs");
-    assert.equal(summary.packsPartlyDead, 1);
-    assert.equal(summary.partlyDeadBytes, 100);
+    assert.equal(summary.packsRepacked, 1, "a small pack with a dead blob is rewritten");
+    assert.equal(summary.repackBlobs, 2);
+    assert.equal(summary.repackPacksWritten, 1);
+    assert.equal(summary.repackBytesReclaimed, 100 + 36);
+    assert.equal(summary.packsPartlyDead, 0);
+    assert.equal(summary.partlyDeadBytes, 0);
 
     for (const key of [one, two, sharedDir, oddDir]) assert.ok(repo.has(key), key);
     for (const key of [old, stray, oldRoot]) assert.ok(!repo.has(key), key);
@@ -179,8 +48,9 @@ Deno.test("gc: keeps what snapshots reach, walks shared directories once, delete
     for (const id of [big, kept, shared]) assert.ok(blobIndex.has(repo.kv, id));
     for (const id of [dropped, gone]) assert.ok(!blobIndex.has(repo.kv, id));
     assert.equal(await repo.storage.has(gone), false);
-    assert.equal(await repo.storage.has(pack), true);
+    assert.equal(await repo.storage.has(pack), false, "rewritten");
     assert.deepEqual(await repo.readPacked(kept), blob("kept"));
+    assert.deepEqual(await repo.readPacked(shared), blob("shared"));
     assert.equal(countPendingDeletes(repo.kv), 0);
     assert.equal(blobIndex.count(repo.kv), 3);
 

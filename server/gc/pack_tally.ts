@@ -1,8 +1,8 @@
 /**
- * Per pack, how many of its blobs stay indexed and how many (and how many
- * bytes) the collection removes: a pack object may be deleted only when none
- * of its blobs stays, and a pack with some dead blobs still holds their
- * bytes until packs are rewritten (future work, see docs/gc.md).
+ * Per pack, how many of its blobs stay indexed (and their bytes) and how
+ * many (and how many bytes) the collection removes: a pack object may be
+ * deleted only when none of its blobs stays, and a pack whose live blobs
+ * fill too little of it is rewritten (`repack.ts`, docs/gc.md).
  *
  * Packs are told apart by the first 48 bits of their id, a few dozen bytes
  * per pack. Two packs sharing those bits (about one chance in 500 with a
@@ -36,6 +36,7 @@ export class PackTally {
   readonly #slots = new Map<number, number>();
   #live = new Uint32Array(1024);
   #dead = new Uint32Array(1024);
+  #liveBytes = new Float64Array(1024);
   #deadBytes = new Float64Array(1024);
 
   /** Counts one blob of the pack whose id is the 32 bytes at `offset` of `bytes`. */
@@ -49,6 +50,7 @@ export class PackTally {
     }
     if (live) {
       this.#live[slot]++;
+      this.#liveBytes[slot] += size;
     } else {
       this.#dead[slot]++;
       this.#deadBytes[slot] += size;
@@ -59,6 +61,12 @@ export class PackTally {
   liveBlobs(id: Uint8Array): number {
     const slot = this.#slots.get(prefix48(id, 0));
     return slot === undefined ? 0 : this.#live[slot];
+  }
+
+  /** The bytes of the blobs of pack `id` (32 bytes) that stay; 0 for a pack never counted. */
+  liveBytes(id: Uint8Array): number {
+    const slot = this.#slots.get(prefix48(id, 0));
+    return slot === undefined ? 0 : this.#liveBytes[slot];
   }
 
   /** Whether a blob of pack `id` (32 bytes) was counted. */
@@ -84,19 +92,23 @@ export class PackTally {
 
   /** Bytes of memory the counters take (the map not included). */
   get byteLength(): number {
-    return this.#live.byteLength + this.#dead.byteLength + this.#deadBytes.byteLength;
+    return this.#live.byteLength + this.#dead.byteLength + this.#liveBytes.byteLength +
+      this.#deadBytes.byteLength;
   }
 
   #grow(): void {
     const size = this.#live.length * 2;
     const live = new Uint32Array(size);
     const dead = new Uint32Array(size);
+    const liveBytes = new Float64Array(size);
     const deadBytes = new Float64Array(size);
     live.set(this.#live);
     dead.set(this.#dead);
+    liveBytes.set(this.#liveBytes);
     deadBytes.set(this.#deadBytes);
     this.#live = live;
     this.#dead = dead;
+    this.#liveBytes = liveBytes;
     this.#deadBytes = deadBytes;
   }
 }

@@ -23,6 +23,8 @@ Deno.test("PackTally: live and dead blobs per pack, and the totals", () => {
     partlyDeadPacks: 0,
     partlyDeadBytes: 0,
   });
+  assert.equal(tally.liveBytes(pack(8)), 120);
+  assert.equal(tally.liveBytes(pack(7)), 0);
   tally.count(pack(8), 0, false, 30);
   assert.equal(tally.totals().partlyDeadPacks, 1);
   assert.equal(tally.totals().partlyDeadBytes, 30);

@@ -47,6 +47,11 @@ export function addPendingDelete(kv: KvStore, id: Uint8Array): void {
   kv.set(pendingDeleteKey(id), EMPTY);
 }
 
+/** Whether object `id` is recorded as pending deletion. */
+export function isPendingDelete(kv: KvStore, id: Uint8Array): boolean {
+  return kv.get(pendingDeleteKey(id)) !== undefined;
+}
+
 /** Drops the record of object `id`. */
 export function removePendingDelete(kv: KvStore, id: Uint8Array): void {
   kv.delete(pendingDeleteKey(id));

@@ -76,31 +76,94 @@ export function encodePack(
 }
 
 /**
+ * The trailer of a pack of `count` blobs whose hashes are `hashes` (32 bytes
+ * each, in order) and lengths `lengths`: the bytes that follow the blobs'
+ * bytes, for a writer that keeps its blobs in flat arrays rather than in
+ * the objects {@linkcode encodePack} takes.
+ */
+export function encodePackTrailer(
+  hashes: Uint8Array,
+  lengths: ArrayLike<number>,
+  count: number,
+): Uint8Array {
+  if (hashes.length < count * 32 || lengths.length < count) {
+    throw new RangeError(`Cannot encode a pack trailer: fewer than ${count} hashes or lengths`);
+  }
+  const trailer = new Uint8Array(packTrailerBytes(count));
+  const view = new DataView(trailer.buffer);
+  for (let i = 0; i < count; i++) {
+    trailer.set(hashes.subarray(i * 32, i * 32 + 32), i * ENTRY_BYTES);
+    view.setUint32(i * ENTRY_BYTES + 32, lengths[i]);
+  }
+  view.setUint32(count * ENTRY_BYTES, count);
+  trailer.set(PACK_MAGIC, count * ENTRY_BYTES + 4);
+  return trailer;
+}
+
+/**
  * The entries of a whole pack, checked for consistency (not against the
  * blobs' hashes: readers verify each blob they read).
  *
  * @throws {PackFormatError} when `bytes` is not a well-formed pack.
  */
 export function decodePack(bytes: Uint8Array): PackEntry[] {
-  if (bytes.length < TAIL_BYTES) throw new PackFormatError(`${bytes.length} bytes is too short`);
-  const magicAt = bytes.length - PACK_MAGIC.length;
-  for (let i = 0; i < PACK_MAGIC.length; i++) {
-    if (bytes[magicAt + i] !== PACK_MAGIC[i]) throw new PackFormatError("no pack magic at the end");
+  const n = packEntryCount(bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES)));
+  const trailerBytes = packTrailerBytes(n);
+  if (trailerBytes > bytes.length) {
+    throw new PackFormatError(`${n} entries do not fit in ${bytes.length} bytes`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getUint32(bytes.length - TAIL_BYTES);
-  const headerAt = bytes.length - TAIL_BYTES - n * ENTRY_BYTES;
-  if (headerAt < 0) throw new PackFormatError(`${n} entries do not fit in ${bytes.length} bytes`);
+  return decodePackTrailer(bytes.subarray(bytes.length - trailerBytes), bytes.length);
+}
+
+/** Bytes of the pack's end that {@linkcode packEntryCount} reads: 12. */
+export const PACK_TAIL_BYTES: number = TAIL_BYTES;
+
+/**
+ * The number of entries of a pack, from its last {@linkcode PACK_TAIL_BYTES}
+ * bytes (the count and the magic), so that the trailer of a large or
+ * damaged pack can be read on its own.
+ *
+ * @throws {PackFormatError} when `tail` does not end like a pack.
+ */
+export function packEntryCount(tail: Uint8Array): number {
+  if (tail.length < TAIL_BYTES) throw new PackFormatError(`${tail.length} bytes is too short`);
+  const magicAt = tail.length - PACK_MAGIC.length;
+  for (let i = 0; i < PACK_MAGIC.length; i++) {
+    if (tail[magicAt + i] !== PACK_MAGIC[i]) throw new PackFormatError("no pack magic at the end");
+  }
+  return new DataView(tail.buffer, tail.byteOffset, tail.byteLength).getUint32(
+    tail.length - TAIL_BYTES,
+  );
+}
+
+/** Bytes of the trailer (entries, count, magic) of a pack of `entries` blobs. */
+export function packTrailerBytes(entries: number): number {
+  return entries * ENTRY_BYTES + TAIL_BYTES;
+}
+
+/**
+ * The entries of a pack of `packBytes` bytes from its trailer alone (its
+ * last {@linkcode packTrailerBytes} bytes), checked for consistency.
+ *
+ * @throws {PackFormatError} when the trailer is not well formed or does not fit the size.
+ */
+export function decodePackTrailer(trailer: Uint8Array, packBytes: number): PackEntry[] {
+  const n = packEntryCount(trailer);
+  if (trailer.length !== packTrailerBytes(n)) {
+    throw new PackFormatError(`a trailer of ${n} entries is not ${trailer.length} bytes`);
+  }
+  const view = new DataView(trailer.buffer, trailer.byteOffset, trailer.byteLength);
+  const dataBytes = packBytes - trailer.length;
   const entries: PackEntry[] = [];
   let offset = 0;
   for (let i = 0; i < n; i++) {
-    const at = headerAt + i * ENTRY_BYTES;
+    const at = i * ENTRY_BYTES;
     const length = view.getUint32(at + 32);
-    entries.push({ hash: bytes.slice(at, at + 32), offset, length });
+    entries.push({ hash: trailer.slice(at, at + 32), offset, length });
     offset += length;
   }
-  if (offset !== headerAt) {
-    throw new PackFormatError(`entries cover ${offset} bytes, the data part has ${headerAt}`);
+  if (offset !== dataBytes) {
+    throw new PackFormatError(`entries cover ${offset} bytes, the data part has ${dataBytes}`);
   }
   return entries;
 }

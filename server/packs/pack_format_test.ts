@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { decodePack, encodePack, PackFormatError } from "./pack_format.ts";
+import {
+  decodePack,
+  decodePackTrailer,
+  encodePack,
+  encodePackTrailer,
+  PACK_TAIL_BYTES,
+  packEntryCount,
+  PackFormatError,
+  packTrailerBytes,
+} from "./pack_format.ts";
 
 const sha = (data: Uint8Array) => new Uint8Array(createHash("sha256").update(data).digest());
 
@@ -30,4 +39,26 @@ Deno.test("decodePack refuses what is not a whole pack", () => {
     () => encodePack([{ hash: new Uint8Array(31), data: new Uint8Array(1) }]),
     RangeError,
   );
+});
+
+Deno.test("a pack's trailer decodes on its own, from the count at its end", () => {
+  const datas = [Uint8Array.of(1, 2), new Uint8Array(500).fill(3)];
+  const { bytes, entries } = encodePack(datas.map((data) => ({ hash: sha(data), data })));
+  const n = packEntryCount(bytes.subarray(bytes.length - PACK_TAIL_BYTES));
+  assert.equal(n, 2);
+  const trailer = bytes.subarray(bytes.length - packTrailerBytes(n));
+  assert.deepEqual(decodePackTrailer(trailer, bytes.length), entries);
+  assert.throws(() => decodePackTrailer(trailer, bytes.length + 1), /entries cover 502 bytes/);
+  assert.throws(() => decodePackTrailer(trailer.subarray(1), bytes.length), PackFormatError);
+  assert.throws(() => packEntryCount(new Uint8Array(12)), /no pack magic/);
+});
+
+Deno.test("encodePackTrailer ends a pack as encodePack does", () => {
+  const datas = [Uint8Array.of(5), new Uint8Array(0), new Uint8Array(70).fill(1)];
+  const { bytes } = encodePack(datas.map((data) => ({ hash: sha(data), data })));
+  const hashes = new Uint8Array(96);
+  datas.forEach((data, i) => hashes.set(sha(data), i * 32));
+  const trailer = encodePackTrailer(hashes, datas.map((d) => d.length), 3);
+  assert.deepEqual(trailer, bytes.subarray(71));
+  assert.throws(() => encodePackTrailer(hashes, [1], 2), RangeError);
 });

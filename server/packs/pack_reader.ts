@@ -19,6 +19,8 @@ export class PackReader {
   /** Whole packs by id, least recently used first. */
   readonly #cache = new Map<string, CachedPack>();
   #cachedBytes = 0;
+  /** The reads in progress. */
+  readonly #reading = new Set<Promise<Uint8Array>>();
 
   /** Builds a reader of `storage`; `cacheBytes` bounds the cache of whole packs. */
   constructor(storage: BlobStorage, cacheBytes = 64 * 1024 * 1024) {
@@ -32,7 +34,26 @@ export class PackReader {
    * @throws {BlobNotFoundError} when the pack is missing.
    * @throws {BlobCorruptError} when the bytes do not hash to `id` or the pack is too short.
    */
-  async read(id: string, location: PackLocation): Promise<Uint8Array> {
+  read(id: string, location: PackLocation): Promise<Uint8Array> {
+    const reading = this.#read(id, location);
+    this.#reading.add(reading);
+    const done = () => this.#reading.delete(reading);
+    reading.then(done, done);
+    return reading;
+  }
+
+  /**
+   * Resolves once every read that started before this call has ended
+   * (however it ended). The garbage collector waits for it after moving
+   * blobs out of a pack and before deleting that pack: a read that found
+   * the blob's old location has the old pack in hand by then, and every
+   * later read finds the new location.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#reading]);
+  }
+
+  async #read(id: string, location: PackLocation): Promise<Uint8Array> {
     const { pack, offset, length } = location;
     // Whole packs, cached: the blobs of a pack are mostly read together (a
     // restore, a copy out of the mount), and one read of a pack (≤ ~8 MiB)

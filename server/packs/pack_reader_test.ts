@@ -64,3 +64,40 @@ Deno.test("PackReader reads the intact blobs of a damaged pack and refuses the d
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("PackReader.settled waits for the reads already started, failed ones too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ddb_pack_reader_test_" });
+  const storage = await LocalStorage.open(dir);
+  try {
+    const packer = new BlobPacker(storage);
+    const data = new Uint8Array(100).fill(7);
+    const id = blobIdOf(data);
+    const location = await packer.add(id, data);
+    await packer.close();
+    const gate = Promise.withResolvers<void>();
+    const slow: BlobStorage = {
+      displayUrl: storage.displayUrl,
+      put: (id, data) => storage.put(id, data),
+      get: async (id) => (await gate.promise, storage.get(id)),
+      has: (id) => storage.has(id),
+      list: () => storage.list(),
+      delete: (id) => storage.delete(id),
+      close: () => Promise.resolve(),
+    };
+    const reader = new PackReader(slow);
+    await reader.settled();
+    const reading = reader.read(id, location);
+    const missing = reader.read(id, { ...location, pack: "0".repeat(64) });
+    let settled = false;
+    const waiting = reader.settled().then(() => settled = true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(settled, false);
+    gate.resolve();
+    await waiting;
+    assert.deepEqual(await reading, data);
+    await assert.rejects(missing);
+  } finally {
+    await storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
