@@ -15,7 +15,7 @@ import { settingsFromFlags } from "./connection.ts";
 import { Repository } from "./repo/repository.ts";
 import { startHeapGovernor } from "../memory/heap_governor.ts";
 import { backup, type BackupStats } from "./backup/backup.ts";
-import { denoSourceFs } from "./backup/source_fs.ts";
+import { DenoSourceFs } from "./backup/source_fs.ts";
 import { ExcludeMatcher } from "./backup/exclude.ts";
 import { FileCache, FileCacheError } from "./cache/file_cache.ts";
 import { cachePathFor, defaultCacheDir } from "./cache/cache_path.ts";
@@ -117,6 +117,8 @@ export async function backupCommand(args: string[]): Promise<number> {
   const reporter = reporterFor(json, quiet);
   // Many small files make much short-lived garbage: keep the heap near its live size.
   const governor = startHeapGovernor();
+  // Directories are scanned on worker threads (./backup/dir_scanner.ts).
+  const sourceFs = new DenoSourceFs({ scanWorkers: 3 });
   let errors = 0;
   let leaseConn: RespClient | undefined;
   let lease: BackupLease | undefined;
@@ -142,7 +144,7 @@ export async function backupCommand(args: string[]): Promise<number> {
           oneFileSystem: flags.values["one-file-system"] === true,
           dryRun: flags.values["dry-run"] === true,
         }, {
-          fs: denoSourceFs,
+          fs: sourceFs,
           repo: leasedRepository(repo, lease),
           cache,
           now: () => new Date(),
@@ -170,6 +172,7 @@ export async function backupCommand(args: string[]): Promise<number> {
   } finally {
     await lease?.release();
     await leaseConn?.closed();
+    sourceFs.close();
     governor.stop();
     reporter.finish();
     await repo.close();

@@ -343,10 +343,27 @@ class BackupRun {
   }
 
   async #dir(path: string, name: string, stat: SourceStat): Promise<NodeResult> {
-    const names = (await reading(path, () => this.#ports.fs.readDir(path))).sort();
+    const fs = this.#ports.fs;
     const prefix = path.endsWith("/") ? path : path + "/";
-    // First every child's lstat (a bounded number at a time), then the work.
-    const stats = await mapLimit(names, CHILDREN_AT_ONCE, (child) => this.#childStat(prefix + child));
+    let names: string[];
+    let stats: (SourceStat | undefined)[];
+    if (fs.scanDir !== undefined) {
+      const entries = await reading(path, () => fs.scanDir!(path));
+      names = entries.map((e) => e.name);
+      stats = entries.map((e) => {
+        const childPath = prefix + e.name;
+        if (!this.#readableName(childPath)) return undefined;
+        if (e.stat === undefined) {
+          this.#warn(childPath, new Error(e.error ?? "cannot stat"));
+          return undefined;
+        }
+        return this.#admit(childPath, e.stat);
+      });
+    } else {
+      names = (await reading(path, () => fs.readDir(path))).sort();
+      // Every child's lstat first (a bounded number at a time), then the work.
+      stats = await mapLimit(names, CHILDREN_AT_ONCE, (child) => this.#childStat(prefix + child));
+    }
     const children: (NodeResult | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
     const others: number[] = [];
@@ -392,10 +409,7 @@ class BackupRun {
 
   /** The lstat of a child to back up; undefined when it is skipped (warned if unreadable). */
   async #childStat(childPath: string): Promise<SourceStat | undefined> {
-    if (childPath.includes("\uFFFD")) {
-      this.#warn(childPath, new Error("name is not valid UTF-8; such names are not supported yet"));
-      return undefined;
-    }
+    if (!this.#readableName(childPath)) return undefined;
     let childStat: SourceStat;
     try {
       childStat = await this.#stats.run(() =>
@@ -405,6 +419,18 @@ class BackupRun {
       this.#warn(childPath, error);
       return undefined;
     }
+    return this.#admit(childPath, childStat);
+  }
+
+  /** Whether the name can be backed up (warned if not). */
+  #readableName(childPath: string): boolean {
+    if (!childPath.includes("\uFFFD")) return true;
+    this.#warn(childPath, new Error("name is not valid UTF-8; such names are not supported yet"));
+    return false;
+  }
+
+  /** `childStat` if the child is to be backed up: not excluded, on the file system. */
+  #admit(childPath: string, childStat: SourceStat): SourceStat | undefined {
     if (this.#options.exclude?.(childPath, childStat.type === "dir")) return undefined;
     if (
       this.#options.oneFileSystem && childStat.type === "dir" && childStat.dev !== this.#rootDev

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { DirScanner, type ScannedEntry } from "./dir_scanner.ts";
+
 /** What the backup needs to know of an entry. Times in ns since the epoch. */
 export interface SourceStat {
   /** Entry type. */
@@ -35,6 +37,13 @@ export interface SourceFs {
   lstat(path: string): Promise<SourceStat>;
   /** The names in directory `path`. */
   readDir(path: string): Promise<string[]>;
+  /**
+   * Optional, for speed: the entries of directory `path` sorted by name,
+   * each with its lstat or the message of its failure (as `readDir` and
+   * `lstat` of each entry would give). Rejects when the directory cannot be
+   * listed.
+   */
+  scanDir?(path: string): Promise<ScannedEntry[]>;
   /** The target of symlink `path`. */
   readLink(path: string): Promise<string>;
   /** The whole content of a (small) file, in a new array. */
@@ -73,7 +82,8 @@ const SLOW_SYNC_MEAN_US = 150;
 /** Pieces of a streamed file. */
 const STREAM_PIECE_BYTES = 1024 * 1024;
 
-function sourceStat(info: Deno.FileInfo): SourceStat {
+/** A {@linkcode SourceStat} from Deno's file info. */
+export function sourceStat(info: Deno.FileInfo): SourceStat {
   return {
     type: typeOf(info),
     size: info.size,
@@ -107,10 +117,29 @@ function sourceStat(info: Deno.FileInfo): SourceStat {
  * 200 averaged 20.
  */
 export class DenoSourceFs implements SourceFs {
+  readonly #scanner: DirScanner | undefined;
   #async = false;
   #windowCalls = 0;
   #windowMs = 0;
   #lastWindowSlow = false;
+
+  /**
+   * A file system; with `scanWorkers` > 0 it also offers `scanDir` on that
+   * many worker threads (./dir_scanner.ts) — then {@linkcode close} it.
+   */
+  constructor(options: { scanWorkers?: number } = {}) {
+    const workers = options.scanWorkers ?? 0;
+    this.#scanner = workers > 0 ? new DirScanner(workers) : undefined;
+    if (this.#scanner === undefined) this.scanDir = undefined;
+  }
+
+  /** See {@linkcode SourceFs.scanDir}: on the worker threads. */
+  scanDir?: (path: string) => Promise<ScannedEntry[]> = (path) => this.#scanner!.scan(path);
+
+  /** Stops the scan workers, if any. */
+  close(): void {
+    this.#scanner?.close();
+  }
 
   /** Whether lstat and readDir still run synchronously (see the class documentation). */
   get syncStats(): boolean {

@@ -1,0 +1,136 @@
+/**
+ * Directory scans (list + lstat of every entry) on worker threads.
+ *
+ * An unchanged re-backup does little else than stat every entry, and on a
+ * cold cache each directory listing and each inode-table block is a disk
+ * read. Done synchronously on the main thread those reads come one after
+ * the other (50,000 files in 2,000 directories: 2.5 s of waiting measured);
+ * done with async calls they overlap but cost ~30 µs of main-thread work per
+ * call. Here a few workers each scan whole directories with synchronous
+ * calls: the reads of several directories overlap, the main thread does
+ * none of it, and one message per directory carries the result.
+ *
+ * @module
+ */
+
+import type { SourceStat } from "./source_fs.ts";
+
+/** One entry of a scanned directory: its stat, or why it could not be stat'ed. */
+export interface ScannedEntry {
+  /** The entry's name. */
+  name: string;
+  /** Its lstat. */
+  stat?: SourceStat;
+  /** The error message of a failed lstat. */
+  error?: string;
+}
+
+/** Internal: a request to a worker. */
+export interface ScanRequest {
+  /** Request id. */
+  id: number;
+  /** Directory to scan. */
+  path: string;
+}
+
+/** Internal: a worker's answer. */
+export type ScanReply =
+  | { id: number; entries: ScannedEntry[] }
+  | { id: number; error: string };
+
+/** A directory could not be listed. */
+export class DirScanError extends Error {
+  /** Builds the error for `path`. */
+  constructor(path: string, reason: string) {
+    super(`Cannot read directory "${path}": ${reason}`);
+    this.name = "DirScanError";
+  }
+}
+
+interface Pending {
+  path: string;
+  resolve(entries: ScannedEntry[]): void;
+  reject(error: Error): void;
+}
+
+class ScanWorker {
+  readonly worker: Worker;
+  readonly pending = new Map<number, Pending>();
+
+  constructor(onFailure: (error: Error) => void) {
+    this.worker = new Worker(new URL("./dir_scan_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    this.worker.onmessage = (event: MessageEvent<ScanReply>) => {
+      const reply = event.data;
+      const request = this.pending.get(reply.id);
+      if (request === undefined) return;
+      this.pending.delete(reply.id);
+      if ("error" in reply) request.reject(new DirScanError(request.path, reply.error));
+      else request.resolve(reply.entries);
+    };
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      onFailure(new Error(`Directory scan worker failed: ${event.message}`));
+    };
+  }
+}
+
+/** Scans directories on a few worker threads; {@linkcode close} it when done. */
+export class DirScanner {
+  readonly #workers: ScanWorker[] = [];
+  readonly #size: number;
+  #next = 0;
+  #closed = false;
+
+  /** A scanner of up to `workers` threads, started on first use. */
+  constructor(workers = 3) {
+    if (!(Number.isSafeInteger(workers) && workers > 0)) {
+      throw new RangeError(`Cannot scan with ${workers} workers: not a positive integer`);
+    }
+    this.#size = workers;
+  }
+
+  /** The entries of directory `path`, sorted by name, each with its lstat or error. */
+  scan(path: string): Promise<ScannedEntry[]> {
+    if (this.#closed) return Promise.reject(new Error("Cannot scan: the scanner is closed"));
+    const worker = this.#pick();
+    const id = this.#next++;
+    const { promise, resolve, reject } = Promise.withResolvers<ScannedEntry[]>();
+    worker.pending.set(id, { path, resolve, reject });
+    worker.worker.postMessage({ id, path } satisfies ScanRequest);
+    return promise;
+  }
+
+  /** The least busy worker, starting another while there are fewer than allowed. */
+  #pick(): ScanWorker {
+    let best: ScanWorker | undefined;
+    for (const w of this.#workers) {
+      if (best === undefined || w.pending.size < best.pending.size) best = w;
+    }
+    if (best !== undefined && (best.pending.size === 0 || this.#workers.length >= this.#size)) {
+      return best;
+    }
+    const started = new ScanWorker((error) => this.#fail(started, error));
+    this.#workers.push(started);
+    return started;
+  }
+
+  #fail(worker: ScanWorker, error: Error): void {
+    for (const request of worker.pending.values()) request.reject(error);
+    worker.pending.clear();
+    worker.worker.terminate();
+    this.#workers.splice(this.#workers.indexOf(worker), 1);
+  }
+
+  /** Stops the workers; scans still pending are rejected. */
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#workers.splice(0)) {
+      w.worker.terminate();
+      for (const request of w.pending.values()) {
+        request.reject(new Error("Cannot scan: the scanner was closed"));
+      }
+    }
+  }
+}
