@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { canMountAsRoot, eventually, forceUnmount, run } from "../fuse/_testing/mount_process.ts";
 import { canRun } from "./_skip.ts";
 import { runDdb, spawnDdb, startServer, type TestServer } from "./_server.ts";
+import { denoDir } from "./_deno_dir.ts";
 
 const MiB = 1024 * 1024;
 const HOST = "testhost";
@@ -319,6 +320,7 @@ Deno.test({
     const env = {
       DDB_SERVER: `127.0.0.1:${server.port}`,
       XDG_CACHE_HOME: join(dir, "cache"),
+      DENO_DIR: denoDir(),
       XDG_CONFIG_HOME: join(dir, "config"),
     };
     const mounts: MountProcess[] = [];

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { runDdb, startServer } from "./_server.ts";
 import { canRunRadosgw, listKeys, removeKeys, startRadosgw, type TestRadosgw } from "./_radosgw.ts";
 import { seededBytes } from "./_seeded_bytes.ts";
+import { denoDir } from "./_deno_dir.ts";
 
 const BUCKET = "ddb-e2e";
 const PREFIX = "servers/one";
@@ -72,6 +73,7 @@ Deno.test({
         const env = {
           DDB_SERVER: `127.0.0.1:${server.port}`,
           XDG_CACHE_HOME: join(dir, "cache"),
+          DENO_DIR: denoDir(),
           XDG_CONFIG_HOME: join(dir, "config"),
         };
         const src = join(dir, "src");
