@@ -103,7 +103,7 @@ export interface BackupOptions {
   dryRun?: boolean;
   /** Files read at once. */
   fileConcurrency?: number;
-  /** Bytes of chunks held between reading and uploading, at most. */
+  /** Bytes of chunks held between reading and uploading, at most (32 MiB; chunks weigh at least 256 KiB). */
   memoryBudget?: number;
   /** Chunker parameters (tests use small ones). */
   chunkParams?: Readonly<ChunkerParams>;
@@ -255,7 +255,7 @@ class BackupRun {
     this.#options = options;
     this.#ports = ports;
     this.#files = new Semaphore(options.fileConcurrency ?? 32);
-    this.#budget = new Semaphore(options.memoryBudget ?? 64 * 1024 * 1024);
+    this.#budget = new Semaphore(options.memoryBudget ?? 32 * 1024 * 1024);
     this.#params = options.chunkParams ?? DEFAULT_PARAMS;
     this.#exists = new ExistsBatcher((ids) => ports.repo.hasBlobs(ids));
   }

@@ -48,7 +48,10 @@ export interface SourceFs {
   readLink(path: string): Promise<string>;
   /** The whole content of a (small) file, in a new array. */
   readFile(path: string): Promise<Uint8Array>;
-  /** The content of a file as a stream of pieces the consumer may keep. */
+  /**
+   * The content of a file as a stream of pieces. A piece is valid until the
+   * next one is asked for (the reader may refill one buffer).
+   */
   open(path: string): Promise<AsyncIterable<Uint8Array>>;
 }
 
@@ -191,13 +194,16 @@ export class DenoSourceFs implements SourceFs {
     return Deno.readFile(path);
   }
 
-  /** See {@linkcode SourceFs.open}. The pieces are 1 MiB (fewer, larger reads than a stream's). */
+  /**
+   * See {@linkcode SourceFs.open}. The pieces are 1 MiB (fewer, larger reads
+   * than a stream's), all in one buffer refilled for each piece.
+   */
   async open(path: string): Promise<AsyncIterable<Uint8Array>> {
     const file = await Deno.open(path, { read: true });
     return (async function* () {
       try {
+        const piece = new Uint8Array(STREAM_PIECE_BYTES);
         for (;;) {
-          const piece = new Uint8Array(STREAM_PIECE_BYTES);
           let filled = 0;
           while (filled < piece.length) {
             const n = await file.read(piece.subarray(filled));

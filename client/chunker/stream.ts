@@ -19,14 +19,12 @@ import { DEFAULT_PARAMS } from "./params.ts";
  * yields no chunk. The cut points are those of {@linkcode chunkBuffer} over
  * the concatenated input, whatever the sizes of the pieces.
  *
- * Memory stays bounded whatever the file size: the generator holds on to
- * the pieces of the current chunk only, so less than `params.max` bytes
- * plus the piece being read. Every byte is copied once, into its chunk.
- *
- * Because of this, `source` must hand its pieces over: a piece must not
- * change after it is yielded, as its bytes are copied only when their
- * chunk ends. `ReadableStream`s (such as `Deno.FsFile.readable` or a
- * `fetch` body) do so; a reader that refills one buffer must yield copies.
+ * Memory stays bounded whatever the file size: the generator holds a
+ * scratch buffer of `params.max` bytes for the chunk being cut, into which
+ * the bytes of each piece that do not end a chunk are copied right away.
+ * So a piece is needed only until the next one is asked for: `source` may
+ * refill one buffer for every piece (no garbage per piece read). Each chunk
+ * is one fresh allocation, filled from the scratch and the current piece.
  *
  * Returning early (`break` in `for await`) closes `source`.
  *
@@ -43,21 +41,28 @@ export async function* chunkStream(
   params: Readonly<ChunkerParams> = DEFAULT_PARAMS,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const chunker = new FastCdcChunker(params);
-  const held: Uint8Array[] = [];
+  // Bytes of the chunk being cut (fewer than params.max: a chunk ends there at the latest).
+  let scratch: Uint8Array | undefined;
+  let held = 0;
   for await (const piece of source) {
     let start = 0;
     while (start < piece.length) {
       const cut = chunker.nextCut(piece, start, piece.length);
       if (cut < 0) {
-        held.push(piece.subarray(start));
+        scratch ??= new Uint8Array(params.max);
+        scratch.set(piece.subarray(start), held);
+        held += piece.length - start;
         break;
       }
-      yield join(held, piece.subarray(start, cut));
-      held.length = 0;
+      const chunk = new Uint8Array(held + cut - start);
+      if (held > 0) chunk.set(scratch!.subarray(0, held));
+      chunk.set(piece.subarray(start, cut), held);
+      held = 0;
       start = cut;
+      yield chunk;
     }
   }
-  if (chunker.pending > 0) yield join(held, new Uint8Array(0));
+  if (chunker.pending > 0) yield scratch!.slice(0, held);
 }
 
 /**
@@ -85,19 +90,4 @@ export function* chunkBuffer(
     yield data.subarray(start, cut);
     start = cut;
   }
-}
-
-/** Copies `held` then `last` into one fresh array. */
-function join(held: readonly Uint8Array[], last: Uint8Array): Uint8Array {
-  if (held.length === 0) return last.slice();
-  let length = last.length;
-  for (const part of held) length += part.length;
-  const chunk = new Uint8Array(length);
-  let offset = 0;
-  for (const part of held) {
-    chunk.set(part, offset);
-    offset += part.length;
-  }
-  chunk.set(last, offset);
-  return chunk;
 }

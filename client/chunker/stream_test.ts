@@ -156,3 +156,20 @@ Deno.test("chunkBuffer yields views at the cut points", () => {
   const zeros = [...chunkBuffer(new Uint8Array(10_000_000))].map((chunk) => chunk.length);
   assert.deepEqual(zeros, [8388608, 1611392]);
 });
+
+Deno.test("chunkStream allows a source that refills one buffer for every piece", async () => {
+  const data = randomBytes(3 * MIB, 11);
+  data.fill(0, MIB, MIB + 200 * KIB);
+  const sizes = randomSizes(400, 24 * KIB, 12);
+  async function* refilled(): AsyncGenerator<Uint8Array> {
+    const buffer = new Uint8Array(24 * KIB);
+    for await (const piece of pieces(data, sizes)) {
+      buffer.set(piece);
+      yield buffer.subarray(0, piece.length);
+      buffer.fill(0xee); // the next piece overwrites it; earlier bytes must be copied by now
+    }
+  }
+  const chunks = await collect(chunkStream(refilled(), SMALL));
+  assert.deepEqual(endsOf(chunks), cutPoints(data, SMALL));
+  assert.deepEqual(concat(chunks), data);
+});
