@@ -12,7 +12,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { bytesToHex, hexToBytes } from "../storage/blob_id.ts";
 import type { KvStore } from "./kv/kv_store.ts";
 import type { PackLocation } from "./packs/blob_packer.ts";
 import {
@@ -27,16 +27,6 @@ import {
 
 const COUNT_KEY = counterKey("blob_count");
 const BYTES_KEY = counterKey("blob_bytes");
-
-function hexToBytes(id: string): Uint8Array {
-  return Buffer.from(id, "hex");
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
-}
 
 function counter(kv: KvStore, key: Uint8Array): number {
   const value = kv.get(key);

@@ -56,3 +56,39 @@ export function verifyBlob(id: string, data: Uint8Array): void {
     );
   }
 }
+
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** The value of lowercase hex digit `code` (a char code), or -1. */
+export function hexDigitValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48; // 0-9
+  if (code >= 97 && code <= 102) return code - 87; // a-f
+  return -1;
+}
+
+/**
+ * The bytes of lowercase hex text (a blob id's 64 digits give its 32 bytes);
+ * throws a `RangeError` for anything else than pairs of lowercase hex digits.
+ */
+export function hexToBytes(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0) {
+    throw new RangeError(`Cannot decode "${hex.slice(0, 80)}" as hex: odd length`);
+  }
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) {
+    const hi = hexDigitValue(hex.charCodeAt(2 * i));
+    const lo = hexDigitValue(hex.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) {
+      throw new RangeError(`Cannot decode "${hex.slice(0, 80)}" as hex: not a lowercase hex digit`);
+    }
+    out[i] = (hi << 4) | lo;
+  }
+  return out;
+}
+
+/** Lowercase hex of `bytes` (32 bytes give a blob id). */
+export function bytesToHex(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += HEX_PAIRS[bytes[i]];
+  return out;
+}

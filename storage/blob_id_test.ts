@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BlobCorruptError, InvalidBlobIdError } from "./blob_storage.ts";
-import { assertBlobId, blobIdOf, isBlobId, verifyBlob } from "./blob_id.ts";
+import { assertBlobId, blobIdOf, bytesToHex, hexToBytes, isBlobId, verifyBlob } from "./blob_id.ts";
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
@@ -40,4 +40,17 @@ Deno.test("verifyBlob throws BlobCorruptError saying what the content hashes to"
     );
     return true;
   });
+});
+
+Deno.test("hexToBytes and bytesToHex convert both ways and refuse non-hex", () => {
+  const id = "00ff10a9" +
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8".slice(0, 56);
+  const bytes = hexToBytes(id);
+  assert.equal(bytes.length, 32);
+  assert.deepEqual([...bytes.subarray(0, 4)], [0x00, 0xff, 0x10, 0xa9]);
+  assert.equal(bytesToHex(bytes), id);
+  assert.equal(bytesToHex(new Uint8Array()), "");
+  assert.throws(() => hexToBytes("abc"), /odd length/);
+  assert.throws(() => hexToBytes("AB"), /not a lowercase hex digit/);
+  assert.throws(() => hexToBytes("zz"), /not a lowercase hex digit/);
 });

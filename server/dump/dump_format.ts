@@ -19,6 +19,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { compareBytes } from "../kv/keys.ts";
+import { bytesToHex as toHex } from "../../storage/blob_id.ts";
 
 /** The first 8 bytes of every dump: `ddb-dump` in ASCII. */
 export const DUMP_MAGIC: Uint8Array = new TextEncoder().encode("ddb-dump");
@@ -528,12 +529,6 @@ function writeUint32(bytes: Uint8Array, at: number, value: number): void {
 
 function readUint32(bytes: Uint8Array, at: number): number {
   return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
-}
-
-function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { bytesToHex, hexDigitValue, hexToBytes } from "../../storage/blob_id.ts";
+
 const encoder = new TextEncoder();
 
 /** `m:`: a node's meta hash. */
@@ -26,12 +28,6 @@ export function hasPrefix(name: Uint8Array, prefix: Uint8Array): boolean {
   return name.length >= 2 && name[0] === prefix[0] && name[1] === prefix[1];
 }
 
-function nibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
-}
-
 /**
  * Decodes the 64 lowercase hex digits of `text` starting at `offset` (and
  * ending `text`) into `out` (32 bytes); false when they are not exactly that.
@@ -39,8 +35,8 @@ function nibble(c: number): number {
 export function decodeHexId(text: Uint8Array, offset: number, out: Uint8Array): boolean {
   if (text.length - offset !== 64) return false;
   for (let i = 0; i < 32; i++) {
-    const hi = nibble(text[offset + 2 * i]);
-    const lo = nibble(text[offset + 2 * i + 1]);
+    const hi = hexDigitValue(text[offset + 2 * i]);
+    const lo = hexDigitValue(text[offset + 2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     out[i] = (hi << 4) | lo;
   }
@@ -48,23 +44,10 @@ export function decodeHexId(text: Uint8Array, offset: number, out: Uint8Array): 
 }
 
 /** The bytes of the lowercase hex `hex` (a blob id: 64 digits → 32 bytes). */
-export function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < out.length; i++) {
-    const hi = nibble(hex.charCodeAt(2 * i));
-    const lo = nibble(hex.charCodeAt(2 * i + 1));
-    if (hi < 0 || lo < 0) throw new RangeError(`Cannot decode "${hex.slice(0, 80)}": not hex`);
-    out[i] = (hi << 4) | lo;
-  }
-  return out;
-}
+export const fromHex: (hex: string) => Uint8Array = hexToBytes;
 
 /** Lowercase hex of `bytes`. */
-export function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += (b < 16 ? "0" : "") + b.toString(16);
-  return out;
-}
+export const toHex: (bytes: Uint8Array) => string = bytesToHex;
 
 /** `name` as text for logs (invalid UTF-8 replaced). */
 export function nameText(name: Uint8Array): string {
