@@ -1,7 +1,7 @@
 /**
  * Backup benchmark: ddb against restic on the same generated dataset, same
  * machine, same run. Phases: first backup, unchanged second backup, backup
- * after a small mutation, full restore. Reports wall time, MB/s, the
+ * after a small mutation, full restore. Reports wall time, MB/s, CPU time, the
  * client's peak RSS and the repository size.
  *
  *     deno run -A scripts/backup_bench.ts [--small N] [--large-mib M] [--storage local|sftp|s3]
@@ -34,6 +34,7 @@ import {
 } from "./bench/backup_storage.ts";
 import { duBytes } from "./bench/du_bytes.ts";
 import { denoDir } from "../tests/_deno_dir.ts";
+import { processCpuSeconds } from "./bench/proc_cpu.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const STORAGE_BENCH = new URL("./storage_bench.ts", import.meta.url).pathname;
@@ -46,6 +47,8 @@ interface PhaseResult {
   seconds: number;
   mbPerSecond: number;
   peakRssMiB: number;
+  /** CPU seconds, user + system (ddb: client and server). */
+  cpuSeconds: number;
   repoMiB: number;
   code: number;
 }
@@ -124,6 +127,8 @@ async function dropCaches(): Promise<void> {
 /** The outcome of {@linkcode timed}. */
 interface Timed {
   seconds: number;
+  /** CPU seconds (user + system) of the command, and of the server for ddb; sampled every 50 ms. */
+  cpuSeconds: number;
   peakRssMiB: number;
   code: number;
   stdout: string;
@@ -145,11 +150,13 @@ async function timed(
   const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped", signal })
     .spawn();
   let peak = 0;
+  let cpu = 0;
   const sampler = setInterval(async () => {
     try {
       const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
       const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
       peak = Math.max(peak, kb / 1024);
+      cpu = (await processCpuSeconds(child.pid)) ?? cpu;
     } catch {
       // Exited.
     }
@@ -161,6 +168,7 @@ async function timed(
   return {
     seconds: (performance.now() - start) / 1000,
     peakRssMiB: peak,
+    cpuSeconds: cpu,
     code: out.code,
     stdout: decoder.decode(out.stdout),
     stderr: decoder.decode(out.stderr).slice(-2000),
@@ -170,6 +178,8 @@ async function timed(
 /** A running `ddb serve`. */
 interface BenchServer {
   port: number;
+  /** Its CPU seconds so far. */
+  cpuSeconds(): Promise<number>;
   /** Stops it (SIGTERM) and waits for it to exit; idempotent. */
   stop(): Promise<void>;
 }
@@ -202,6 +212,7 @@ async function startServer(
       let stopped: Promise<void> | undefined;
       return {
         port: Number(match[1]),
+        cpuSeconds: async () => (await processCpuSeconds(child.pid)) ?? 0,
         stop: () =>
           stopped ??= (async () => {
             child.kill("SIGTERM");
@@ -252,6 +263,7 @@ async function storageBench(
     seconds: Number(seconds.toFixed(2)),
     mbPerSecond: Number(mbPerSecond.toFixed(1)),
     peakRssMiB: Number(r.peakRssMiB.toFixed(0)),
+    cpuSeconds: Number(r.cpuSeconds.toFixed(1)),
     repoMiB: 0,
     code: r.code,
   });
@@ -340,6 +352,7 @@ async function runBench(
       seconds: Number(r.seconds.toFixed(2)),
       mbPerSecond: Number((mb / r.seconds).toFixed(1)),
       peakRssMiB: Number(r.peakRssMiB.toFixed(0)),
+      cpuSeconds: Number(r.cpuSeconds.toFixed(1)),
       repoMiB: Number(repo.toFixed(0)),
       code: r.code,
     };
@@ -382,7 +395,12 @@ async function runBench(
     DENO_DIR: denoDir(),
     XDG_CONFIG_HOME: join(work, "ddb-config"),
   };
-  const ddb = (args: string[]) => timed(Deno.execPath(), ["run", "-A", MAIN, ...args], env, signal);
+  const ddb = async (args: string[]) => {
+    // The tool's CPU is the client's plus what the server spent meanwhile.
+    const before = await server.cpuSeconds();
+    const r = await timed(Deno.execPath(), ["run", "-A", MAIN, ...args], env, signal);
+    return { ...r, cpuSeconds: r.cpuSeconds + (await server.cpuSeconds()) - before };
+  };
   try {
     await runPhases(
       "ddb",
@@ -430,12 +448,14 @@ async function runBench(
       `Storage: ${options.storage}\n` +
       `Load average (1, 5, 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after\n`,
   );
-  console.log("| storage | tool | phase | seconds | MB/s | peak RSS MiB | repo MiB |");
-  console.log("|---|---|---|---|---|---|---|");
+  console.log(
+    "| storage | tool | phase | seconds | MB/s | CPU s (ddb: client + server) | peak RSS MiB | repo MiB |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|");
   for (const r of results) {
     console.log(
       `| ${r.storage} | ${r.tool} | ${r.phase} | ${r.seconds} | ${r.mbPerSecond} | ` +
-        `${r.peakRssMiB} | ${r.repoMiB} |`,
+        `${r.cpuSeconds} | ${r.peakRssMiB} | ${r.repoMiB} |`,
     );
   }
   if (options.json) await Deno.writeTextFile(options.json, JSON.stringify(results, null, 2));
