@@ -41,9 +41,24 @@ const decoder = new TextDecoder();
 /** Bulk replies at least this long are received straight into their own array. */
 const DIRECT_MIN = 64 * 1024;
 
-/** Feed bytes with `push`, take complete replies with `next`. */
+/**
+ * Bulk strings at most this long are copied into a shared slab rather than
+ * each into its own buffer: a metadata reply holds dozens of tiny strings,
+ * and an array buffer apiece costs more than the copy.
+ */
+const SLAB_MAX = 128;
+const SLAB_SIZE = 64 * 1024;
+
+/**
+ * Feed bytes with `push`, take complete replies with `next`. The bytes of
+ * the bulk strings returned are never reused by the decoder, but small ones
+ * share a buffer with others: do not write into them.
+ */
 export class ReplyDecoder {
   #buf = new Uint8Array(64 * 1024);
+  /** Where small bulk strings are copied (see {@linkcode SLAB_MAX}). */
+  #slab = new Uint8Array(0);
+  #slabAt = 0;
   #start = 0;
   #end = 0;
   /**
@@ -114,24 +129,28 @@ export class ReplyDecoder {
     const type = this.#buf[at];
     const eol = this.#line(at + 1);
     if (eol < 0) return undefined;
-    const text = decoder.decode(this.#buf.subarray(at + 1, eol));
     const after = eol + 2;
     switch (type) {
       case 0x2b: // +
-        return { value: text, end: after };
+        return { value: this.#text(at + 1, eol), end: after };
       case 0x2d: // -
-        return { value: new RespErrorValue(text), end: after };
+        return { value: new RespErrorValue(this.#text(at + 1, eol)), end: after };
       case 0x3a: { // :
-        const n = Number(text);
-        return { value: Number.isSafeInteger(n) ? n : BigInt(text), end: after };
+        let n: number | bigint | undefined = this.#integer(at + 1, eol);
+        if (n === undefined) {
+          const text = this.#text(at + 1, eol);
+          const parsed = Number(text);
+          n = Number.isSafeInteger(parsed) ? parsed : BigInt(text);
+        }
+        return { value: n, end: after };
       }
       case 0x5f: // _
         return { value: null, end: after };
       case 0x23: // #
-        return { value: text === "t", end: after };
+        return { value: this.#text(at + 1, eol) === "t", end: after };
       case 0x24: // $
       case 0x3d: { // =
-        const length = this.#count(text);
+        const length = this.#count(at + 1, eol);
         if (length < 0) return { value: null, end: after };
         if (after + length + 2 > this.#end) {
           if (at === this.#start && length >= DIRECT_MIN) {
@@ -147,14 +166,16 @@ export class ReplyDecoder {
           }
           return undefined;
         }
-        let bytes = this.#buf.slice(after, after + length);
+        let bytes = length <= SLAB_MAX
+          ? this.#small(after, length)
+          : this.#buf.slice(after, after + length);
         if (type === 0x3d) bytes = bytes.subarray(4);
         return { value: bytes, end: after + length + 2 };
       }
       case 0x2a: // *
       case 0x7e: // ~ (set)
       case 0x25: { // % (map: flattened)
-        let count = this.#count(text);
+        let count = this.#count(at + 1, eol);
         if (count < 0) return { value: null, end: after };
         if (type === 0x25) count *= 2;
         const items: RespValue[] = [];
@@ -172,10 +193,51 @@ export class ReplyDecoder {
     }
   }
 
-  #count(text: string): number {
-    const n = Number(text);
-    if (!Number.isSafeInteger(n)) throw new ReplyParseError(`bad length "${text.slice(0, 20)}"`);
-    return n;
+  /** A copy of `length` (≤ SLAB_MAX) bytes at `from`, in the slab. */
+  #small(from: number, length: number): Uint8Array {
+    if (this.#slabAt + length > this.#slab.length) {
+      this.#slab = new Uint8Array(SLAB_SIZE);
+      this.#slabAt = 0;
+    }
+    const at = this.#slabAt;
+    const bytes = this.#slab.subarray(at, at + length);
+    bytes.set(this.#buf.subarray(from, from + length));
+    this.#slabAt = at + length;
+    return bytes;
+  }
+
+  #text(from: number, to: number): string {
+    return decoder.decode(this.#buf.subarray(from, to));
+  }
+
+  /**
+   * The decimal integer in bytes [from, to) (an optional `-`, then 1–15
+   * digits), read without decoding text; `undefined` for anything else.
+   */
+  #integer(from: number, to: number): number | undefined {
+    const buf = this.#buf;
+    const negative = buf[from] === 0x2d;
+    let i = negative ? from + 1 : from;
+    if (i >= to || to - i > 15) return undefined;
+    let n = 0;
+    for (; i < to; i++) {
+      const digit = buf[i] - 0x30;
+      if (digit < 0 || digit > 9) return undefined;
+      n = n * 10 + digit;
+    }
+    return negative ? -n : n;
+  }
+
+  /** A length or count header in bytes [from, to). */
+  #count(from: number, to: number): number {
+    const n = this.#integer(from, to);
+    if (n !== undefined) return n;
+    const text = this.#text(from, to);
+    const parsed = Number(text);
+    if (!Number.isSafeInteger(parsed)) {
+      throw new ReplyParseError(`bad length "${text.slice(0, 20)}"`);
+    }
+    return parsed;
   }
 }
 

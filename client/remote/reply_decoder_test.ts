@@ -95,3 +95,17 @@ Deno.test("encodeRequest writes a RESP array of bulk strings", () => {
   }
   assert.equal(new TextDecoder().decode(total), "*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$0\r\n\r\n");
 });
+
+Deno.test("ReplyDecoder keeps earlier small bulk strings intact while it decodes more", () => {
+  const decoder = new ReplyDecoder();
+  const kept: { value: RespValue; text: string }[] = [];
+  for (let i = 0; i < 5000; i++) {
+    // Tiny strings (shared buffer) and larger ones (own buffer), many times over a slab.
+    const text = i % 7 === 0 ? `${i}:`.repeat(100) : `v${i}`;
+    decoder.push(bytes(`$${text.length}\r\n${text}\r\n`));
+    const reply = decoder.next();
+    assert.ok(reply);
+    kept.push({ value: reply.value, text });
+  }
+  for (const { value, text } of kept) assert.deepEqual(value, bytes(text));
+});

@@ -3,7 +3,9 @@
  * metadata schema (client/snapshot/schema.ts) and of blobs, over RESP
  * connections to `ddb serve`. One connection carries metadata (pipelined);
  * a few more carry blob uploads and downloads, so the server can store
- * several blobs at once.
+ * several blobs at once, and files' content lists. Downloads whose size is
+ * known go in two lanes: small blobs on the first half of these
+ * connections, large ones on the rest.
  *
  * @module
  */
@@ -33,6 +35,13 @@ import {
   snapshotKeyOf,
   SNAPSHOTS_KEY,
 } from "../snapshot/schema.ts";
+
+/**
+ * Blobs smaller than this (as told to {@linkcode Repository.getBlob}; the
+ * size below which the server packs blobs) are downloaded on connections of
+ * their own, apart from larger ones.
+ */
+export const SMALL_BLOB_BYTES = 512 * 1024;
 
 /** A chunk of a file with the offset where it ends. */
 export interface PlacedChunk extends ChunkRef {
@@ -110,10 +119,21 @@ export class Repository {
     await Promise.all([this.#meta, ...this.#blobs].map((c) => c.closed()));
   }
 
-  #blobConnection(): RespClient {
+  #blobConnection(size?: number): RespClient {
     // The least busy connection, so one slow upload does not hold up others.
-    let best = this.#blobs[this.#next++ % this.#blobs.length];
-    for (const c of this.#blobs) if (c.inFlight < best.inFlight) best = c;
+    // A download whose size is known goes to its lane: small blobs to the
+    // first half of the connections, large ones to the rest, so a small
+    // blob never waits behind megabytes of large ones on the server.
+    const all = this.#blobs;
+    let from = 0;
+    let to = all.length;
+    if (size !== undefined && all.length >= 2) {
+      const split = all.length >> 1;
+      if (size < SMALL_BLOB_BYTES) to = split;
+      else from = split;
+    }
+    let best = all[from + this.#next++ % (to - from)];
+    for (let i = from; i < to; i++) if (all[i].inFlight < best.inFlight) best = all[i];
     return best;
   }
 
@@ -134,9 +154,13 @@ export class Repository {
     }
   }
 
-  /** Downloads a blob and verifies its hash; throws when the server does not have it. */
-  async getBlob(id: string): Promise<Uint8Array> {
-    const data = asBytesOrNull(await this.#blobConnection().call("BGET", id));
+  /**
+   * Downloads a blob and verifies its hash; throws when the server does not
+   * have it. `size`, when the caller knows it, picks the connection (see
+   * {@linkcode SMALL_BLOB_BYTES}); it is not checked here.
+   */
+  async getBlob(id: string, size?: number): Promise<Uint8Array> {
+    const data = asBytesOrNull(await this.#blobConnection(size).call("BGET", id));
     if (data === null) {
       throw new IntegrityError(`Cannot read blob ${id}: the server does not have it`);
     }
@@ -230,10 +254,16 @@ export class Repository {
     return asArray(await this.#meta.call("SMEMBERS", key)).map(asText);
   }
 
-  /** A file's chunks in order, with their end offsets. */
+  /**
+   * A file's chunks in order, with their end offsets. Read on a connection
+   * of small blobs (when there are some), not the metadata one: a walk of a
+   * tree queues thousands of reads there, which a restore's content lists
+   * need not wait behind.
+   */
   async readContent(key: string): Promise<PlacedChunk[]> {
     if (!key.startsWith("c:")) throw new SchemaError(`Cannot read content "${key}"`);
-    const flat = asArray(await this.#meta.call("LITER", key, "WITH", "INDEX"));
+    const connection = this.#blobs.length > 0 ? this.#blobConnection(0) : this.#meta;
+    const flat = asArray(await connection.call("LITER", key, "WITH", "INDEX"));
     const chunks: PlacedChunk[] = [];
     let start = 0;
     for (let i = 0; i + 1 < flat.length; i += 2) {

@@ -17,8 +17,8 @@ import type { Semaphore } from "../concurrency/semaphore.ts";
 
 /** Where blobs come from (a `Repository` is one); must verify each blob's hash. */
 export interface BlobSource {
-  /** A blob's bytes, verified against its id. */
-  getBlob(id: string): Promise<Uint8Array>;
+  /** A blob's bytes, verified against its id; `size` is the size expected (a hint). */
+  getBlob(id: string, size?: number): Promise<Uint8Array>;
 }
 
 /** Options of {@linkcode copyChunks}. */
@@ -63,7 +63,7 @@ export async function copyChunks(
       id,
       weight,
       uses: 0,
-      result: source.getBlob(id).then((data) => ({ data }), (error) => ({ error })),
+      result: source.getBlob(id, weight).then((data) => ({ data }), (error) => ({ error })),
     };
     active.set(id, fetch);
     return fetch;

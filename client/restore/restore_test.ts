@@ -596,3 +596,77 @@ withServer("restore() refuses a target that is not a directory", async ({ repo, 
     (e: Error) => e instanceof RestoreError && /is not a directory/.test(e.message),
   );
 });
+
+withServer(
+  "restore() restores many small files in batches, each directory's attributes after its files",
+  async ({ repo, tmp }) => {
+    const umask = Deno.umask();
+    const modes = [0o644, 0o600, 0o640, 0o755, 0o4755].map((m) => m & ~umask | (m & ~0o777));
+    const dirs: TreeSpec[] = Array.from({ length: 12 }, (_, d) => ({
+      type: "dir",
+      name: `d${String(d).padStart(2, "0")}`,
+      // Read-only directories too: their files must be in before their mode is set.
+      mode: d % 3 === 0 ? 0o555 : 0o750,
+      mtimeNs: T0 + BigInt(d) * 1_000_000n,
+      children: Array.from({ length: 40 }, (_, f): TreeSpec => ({
+        type: "file",
+        name: `f${String(f).padStart(2, "0")}`,
+        chunks: f === 0 ? [] : [encoder.encode(`file ${d}/${f} `.repeat(f))],
+        mode: modes[f % modes.length],
+        mtimeNs: T1 + BigInt(d * 100 + f) * 1_000_000n,
+      })),
+    }));
+    const root = await rootOf(repo, { type: "dir", name: "data", children: dirs });
+    const target = join(tmp, "out");
+    const { stats, errors } = await run(repo, root, target, { batch: 16, concurrency: 50 });
+    assert.deepEqual(errors, []);
+    assert.equal(stats.files, 480);
+    assert.equal(stats.dirs, 12);
+    for (let d = 0; d < 12; d++) {
+      const dir = join(target, `d${String(d).padStart(2, "0")}`);
+      for (let f = 0; f < 40; f++) {
+        const path = join(dir, `f${String(f).padStart(2, "0")}`);
+        assert.equal(decoder.decode(await Deno.readFile(path)), `file ${d}/${f} `.repeat(f));
+        await assertAttributes(
+          path,
+          modes[f % modes.length],
+          T1 + BigInt(d * 100 + f) * 1_000_000n,
+        );
+      }
+      await assertAttributes(dir, d % 3 === 0 ? 0o555 : 0o750, T0 + BigInt(d) * 1_000_000n);
+      await Deno.chmod(dir, 0o755);
+    }
+    assert.equal((await listTree(target)).filter((p) => p.includes(".ddb-restore-")).length, 0);
+  },
+);
+
+withServer(
+  "restore() downloads the chunks that side-by-side files share once",
+  async ({ repo, tmp }) => {
+    const chunks = Array.from({ length: 6 }, () => randomBytes(64 * 1024));
+    const root = await rootOf(repo, {
+      type: "dir",
+      name: "data",
+      children: [
+        { type: "file", name: "a", chunks },
+        { type: "file", name: "b", chunks: [randomBytes(1000), ...chunks.slice(1)] },
+      ],
+    });
+    const fetched: string[] = [];
+    const counting: RestoreSource = {
+      readMeta: (key) => repo.readMeta(key),
+      readDir: (key) => repo.readDir(key),
+      readContent: (key) => repo.readContent(key),
+      getBlob: (id, size) => {
+        fetched.push(id);
+        return repo.getBlob(id, size);
+      },
+    };
+    const target = join(tmp, "out");
+    const stats = await restore(counting, root, target);
+    assert.equal(stats.errors, 0);
+    assert.deepEqual(await Deno.readFile(join(target, "a")), concat(...chunks));
+    assert.equal(fetched.length, new Set(fetched).size, "a chunk was downloaded twice");
+    assert.equal(fetched.length, 7);
+  },
+);

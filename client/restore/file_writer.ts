@@ -1,0 +1,244 @@
+/**
+ * Writes small files (and sets directories' attributes) on a worker
+ * thread, with synchronous file calls
+ * (./file_writer_worker.ts). A restore of many small files spends most of
+ * its time in the kernel creating them; on the main thread each of the four
+ * or five calls per file would cost a hop to the runtime's thread pool and
+ * back, and synchronous calls there would stall the network. The worker
+ * takes files in batches (those handed over while it is busy go together in
+ * the next message), so the main thread pays one message per batch.
+ *
+ * Each file is created at a temporary name that must not exist, with its
+ * bytes, mode and times, and then renamed to its name, which it replaces:
+ * use it only where nothing else can be at that name (a directory the
+ * restore created and in which it refused duplicate names).
+ *
+ * A file's bytes are copied into a buffer shared with the worker when its
+ * batch is sent: they must not change until its `write` settles.
+ *
+ * @module
+ */
+
+/** One file to write. */
+export interface SmallFile {
+  kind: "file";
+  /** Temporary path, created with `createNew` (an existing entry is an error). */
+  tmp: string;
+  /** Final path: `tmp` is renamed to it. */
+  path: string;
+  /** Its bytes. */
+  data: Uint8Array;
+  /** Permission bits, given at creation (so the umask applies). */
+  mode: number;
+  /** Modification (and access) time in ms since the epoch; the file's own when absent. */
+  mtimeMs?: number;
+}
+
+/** New attributes of an entry (a directory this restore made, once its entries are done). */
+export interface EntryAttributes {
+  kind: "attributes";
+  /** The entry's path (followed if a symlink: use it only for an entry known to be a directory). */
+  path: string;
+  /** Permission bits (mode & 0o7777). */
+  mode: number;
+  /** Modification (and access) time in ms since the epoch. */
+  mtimeMs: number;
+}
+
+/** One operation handed to the writer. */
+export type WriteOp = SmallFile | EntryAttributes;
+
+/** A file as sent to the worker: its bytes are in the batch's slab, or in `data`. */
+export interface WireFile extends Omit<SmallFile, "data"> {
+  /** Where its bytes start in the slab. */
+  offset: number;
+  /** How many bytes. */
+  length: number;
+  /** Its bytes, when they are not in the slab (a file larger than one). */
+  data?: Uint8Array;
+}
+
+/** One operation as sent to the worker. */
+export type WireOp = WireFile | EntryAttributes;
+
+/** A message to the worker. */
+export type WriteBatch =
+  | {
+    kind: "slab";
+    /** Its number in later batches. */
+    index: number;
+    /** A buffer shared with the worker, for the bytes of batches. */
+    buffer: SharedArrayBuffer;
+  }
+  | {
+    kind: "batch";
+    /** Matches the answer to the batch. */
+    id: number;
+    /** The slab holding the batch's bytes. */
+    slab: number;
+    /** The operations, done in order. */
+    ops: WireOp[];
+  };
+
+/** The worker's answer to a batch. */
+export interface WriteResults {
+  /** The batch's id. */
+  id: number;
+  /** Per operation: `null` when done, else the error's message. */
+  errors: (string | null)[];
+}
+
+/** A file could not be written (the message is the file system's). */
+export class FileWriteError extends Error {
+  /** Builds the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FileWriteError";
+  }
+}
+
+interface Waiting {
+  op: WriteOp;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** Batches sent and not answered yet, at most (one written, one waiting). */
+const MAX_SENT = 2;
+/**
+ * Bytes of one batch's files. They are copied into a shared buffer, one per
+ * batch in flight, that the worker reads in place: no buffer per file
+ * becomes garbage on either side.
+ */
+const SLAB_BYTES = 4 * 1024 * 1024;
+
+interface Sent {
+  waiting: Waiting[];
+  /** The shared buffer holding the batch's bytes. */
+  slab: number;
+}
+
+/**
+ * A worker that writes small files (and sets attributes); operations are
+ * done in the order they are handed over. {@linkcode close} it when done.
+ */
+export class FileWriter {
+  #worker: Worker | undefined;
+  #queue: Waiting[] = [];
+  readonly #sent = new Map<number, Sent>();
+  readonly #slabs: Uint8Array[] = [];
+  readonly #freeSlabs: number[] = [];
+  #nextId = 0;
+  #scheduled = false;
+  #failed: Error | undefined;
+
+  /** Writes `file` (see the module documentation); rejects with {@linkcode FileWriteError}. */
+  write(file: Omit<SmallFile, "kind">): Promise<void> {
+    return this.#add({ kind: "file", ...file });
+  }
+
+  /** Sets an entry's mode and times (by path); rejects with {@linkcode FileWriteError}. */
+  setAttributes(attributes: Omit<EntryAttributes, "kind">): Promise<void> {
+    return this.#add({ kind: "attributes", ...attributes });
+  }
+
+  #add(op: WriteOp): Promise<void> {
+    if (this.#failed !== undefined) return Promise.reject(this.#failed);
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#queue.push({ op, resolve, reject });
+    if (!this.#scheduled && this.#sent.size < MAX_SENT) {
+      // Files handed over in the same turn go in one message.
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#send();
+      });
+    }
+    return promise;
+  }
+
+  #send(): void {
+    if (this.#queue.length === 0 || this.#sent.size >= MAX_SENT) return;
+    const worker = this.#start();
+    let slab = this.#freeSlabs.pop();
+    if (slab === undefined) {
+      // Sent once; batches name it by number (a shared buffer in every
+      // message would cost more than the bytes it saves copying).
+      slab = this.#slabs.length;
+      const buffer = new SharedArrayBuffer(SLAB_BYTES);
+      this.#slabs.push(new Uint8Array(buffer));
+      const message: WriteBatch = { kind: "slab", index: slab, buffer };
+      worker.postMessage(message);
+    }
+    const bytes = this.#slabs[slab];
+    const ops: WireOp[] = [];
+    let used = 0;
+    let taken = 0;
+    for (const { op } of this.#queue) {
+      if (op.kind !== "file") {
+        ops.push(op);
+      } else {
+        const { data, ...rest } = op;
+        if (used + data.length <= SLAB_BYTES) {
+          bytes.set(data, used);
+          ops.push({ ...rest, offset: used, length: data.length });
+          used += data.length;
+        } else if (taken === 0) {
+          // Larger than a slab: a copy of its own.
+          ops.push({ ...rest, offset: 0, length: data.length, data: data.slice() });
+        } else {
+          break;
+        }
+      }
+      taken++;
+    }
+    const waiting = this.#queue.splice(0, taken);
+    const id = this.#nextId++;
+    this.#sent.set(id, { waiting, slab });
+    const message: WriteBatch = { kind: "batch", id, slab, ops };
+    worker.postMessage(message);
+  }
+
+  #start(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const worker = new Worker(new URL("./file_writer_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    worker.onmessage = (event: MessageEvent<WriteResults>) => {
+      const { id, errors } = event.data;
+      const sent = this.#sent.get(id);
+      if (sent === undefined) return;
+      this.#sent.delete(id);
+      this.#freeSlabs.push(sent.slab);
+      sent.waiting.forEach((waiting, i) => {
+        const error = errors[i];
+        if (error === null) waiting.resolve();
+        else waiting.reject(new FileWriteError(error));
+      });
+      this.#send();
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#fail(new FileWriteError(`Cannot write files: the writer stopped (${event.message})`));
+    };
+    this.#worker = worker;
+    return worker;
+  }
+
+  #fail(error: Error): void {
+    this.#failed ??= error;
+    for (const sent of this.#sent.values()) {
+      for (const waiting of sent.waiting) waiting.reject(error);
+    }
+    this.#sent.clear();
+    for (const waiting of this.#queue) waiting.reject(error);
+    this.#queue = [];
+  }
+
+  /** Stops the worker; files not written yet fail. */
+  close(): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    this.#fail(new FileWriteError("Cannot write files: the writer is closed"));
+  }
+}
