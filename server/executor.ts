@@ -153,6 +153,25 @@ export class Executor {
           const reply = errorReply(cause, "commit", server.logger);
           replies.fill(reply, first);
         }
+      } else if (plan.batch) {
+        // A read (a batchable command without the write flag) and the reads
+        // right after it share one read snapshot: one SQLite read
+        // transaction instead of a lock, WAL-index check and unlock per read.
+        const db = session.db;
+        next = db.kv.readBatch(() => {
+          replies.push(this.#runSync(ctx, plan.spec, plan.args));
+          i++;
+          while (i < commands.length && session.db === db) {
+            const following = this.#plan(session, commands[i]);
+            if (!("batch" in following) || !following.batch || hasFlag(following.spec, "write")) {
+              return following;
+            }
+            server.stats.commandsProcessed++;
+            replies.push(this.#runSync(ctx, following.spec, following.args));
+            i++;
+          }
+          return undefined;
+        });
       } else if ("sync" in plan.spec) {
         replies.push(this.#runSync(ctx, plan.spec, plan.args));
         i++;

@@ -116,6 +116,8 @@ export class SqliteKvStore implements KvStore {
   readonly #deleteRange: StatementSync;
   readonly #count: StatementSync;
   readonly #begin: StatementSync;
+  readonly #beginRead: StatementSync;
+  #readBatch = false;
   readonly #commit: StatementSync;
   readonly #rollback: StatementSync;
   readonly #savepoint: StatementSync;
@@ -134,6 +136,7 @@ export class SqliteKvStore implements KvStore {
     this.#deleteRange = db.prepare("DELETE FROM kv WHERE k >= ? AND k < ?");
     this.#count = returnArrays(db.prepare("SELECT count(*) FROM kv WHERE k >= ? AND k < ?"));
     this.#begin = db.prepare("BEGIN IMMEDIATE");
+    this.#beginRead = db.prepare("BEGIN DEFERRED");
     this.#commit = db.prepare("COMMIT");
     this.#rollback = db.prepare("ROLLBACK");
     this.#savepoint = db.prepare("SAVEPOINT kv_nested");
@@ -197,6 +200,7 @@ export class SqliteKvStore implements KvStore {
    * next bulk read), which is invisible to callers of this store.
    */
   set(key: Uint8Array, value: Uint8Array): void {
+    if (this.#readBatch) throw readBatchWrite();
     const k = cacheKey(key);
     if (k !== undefined && this.#depth > 0 && value.length <= MAX_VALUE_BYTES) {
       // Kept by reference: the KvStore contract forbids modifying them
@@ -213,6 +217,7 @@ export class SqliteKvStore implements KvStore {
 
   /** Deletes `key`; returns whether it existed. */
   delete(key: Uint8Array): boolean {
+    if (this.#readBatch) throw readBatchWrite();
     const k = cacheKey(key);
     const wasPending = k !== undefined && this.#pending.delete(k);
     const existed = this.#delete.run(key).changes !== 0 || wasPending;
@@ -234,6 +239,7 @@ export class SqliteKvStore implements KvStore {
 
   /** Deletes every key in [start, end); returns how many were deleted. */
   deleteRange(start: Uint8Array, end: Uint8Array): number {
+    if (this.#readBatch) throw readBatchWrite();
     this.#flush();
     const deleted = Number(this.#deleteRange.run(start, end).changes);
     if (deleted > 0) this.#cache.clear();
@@ -298,6 +304,7 @@ export class SqliteKvStore implements KvStore {
    * must not return a promise: that is rolled back and throws a `TypeError`.
    */
   transaction<T>(fn: () => T, options?: TransactionOptions): T {
+    if (this.#readBatch) throw new TypeError("Cannot start a transaction inside a read batch");
     const durable = options?.durable === true;
     if (this.#depth > 0) {
       if (durable) this.#durablePending = true;
@@ -327,6 +334,21 @@ export class SqliteKvStore implements KvStore {
     } finally {
       this.#durablePending = false;
       if (durable) this.#db.exec("PRAGMA synchronous = NORMAL");
+    }
+  }
+
+  /** See {@linkcode KvStore.readBatch}. */
+  readBatch<T>(fn: () => T): T {
+    if (this.#depth > 0 || this.#readBatch) return fn();
+    this.#beginRead.run();
+    this.#readBatch = true;
+    try {
+      const result = fn();
+      if (isPromiseLike(result)) throw promiseError();
+      return result;
+    } finally {
+      this.#readBatch = false;
+      if (this.#db.isTransaction) this.#commit.run();
     }
   }
 
@@ -385,6 +407,10 @@ export class SqliteKvStore implements KvStore {
 }
 
 /** Checks that the file is a ddb kv store, or makes an empty file one. */
+function readBatchWrite(): TypeError {
+  return new TypeError("Cannot write inside a read batch");
+}
+
 function initialize(db: DatabaseSync, path: string): void {
   try {
     db.exec("BEGIN IMMEDIATE");

@@ -428,3 +428,30 @@ Deno.test(
     reopened.close();
   }),
 );
+
+Deno.test("readBatch reads one snapshot and refuses writes and transactions inside", () => {
+  const dir = Deno.makeTempDirSync();
+  const kv = SqliteKvStore.open(`${dir}/kv.sqlite`);
+  try {
+    const k = new Uint8Array([1]);
+    kv.transaction(() => kv.set(k, new Uint8Array([2])));
+    assert.deepEqual(kv.readBatch(() => [kv.get(k), kv.count(k, new Uint8Array([2]))]), [
+      new Uint8Array([2]),
+      1,
+    ]);
+    assert.throws(() => kv.readBatch(() => kv.set(k, k)), /Cannot write inside a read batch/);
+    assert.throws(() => kv.readBatch(() => kv.delete(k)), /Cannot write inside a read batch/);
+    assert.throws(
+      () => kv.readBatch(() => kv.transaction(() => 1)),
+      /Cannot start a transaction inside a read batch/,
+    );
+    // Nothing is left open: a write transaction works afterwards.
+    kv.transaction(() => kv.set(k, new Uint8Array([3])));
+    assert.deepEqual(kv.get(k), new Uint8Array([3]));
+    // Inside a transaction a read batch simply runs.
+    kv.transaction(() => assert.equal(kv.readBatch(() => kv.get(k)?.[0]), 3));
+  } finally {
+    kv.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
