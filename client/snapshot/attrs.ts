@@ -27,6 +27,7 @@
  */
 
 import type { NodeMeta, NodeType } from "./schema.ts";
+import { ByteBuffer } from "./_byte_buffer.ts";
 
 /** The format byte of {@linkcode encodeAttrs}. */
 export const ATTRS_FORMAT = 2;
@@ -57,52 +58,32 @@ export class AttrsError extends Error {
   }
 }
 
-class Writer {
-  #buf = new Uint8Array(256);
-  #at = 0;
-
-  #reserve(n: number): void {
-    if (this.#at + n <= this.#buf.length) return;
-    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#at + n));
-    grown.set(this.#buf.subarray(0, this.#at));
-    this.#buf = grown;
-  }
-
-  byte(b: number): void {
-    this.#reserve(1);
-    this.#buf[this.#at++] = b;
-  }
-
+class Writer extends ByteBuffer {
   uvar(n: number | bigint): void {
     let v = BigInt(n);
-    this.#reserve(10);
+    this.reserve(10);
     while (v >= 0x80n) {
-      this.#buf[this.#at++] = Number(v & 0x7fn) | 0x80;
+      this.buf[this.length++] = Number(v & 0x7fn) | 0x80;
       v >>= 7n;
     }
-    this.#buf[this.#at++] = Number(v);
+    this.buf[this.length++] = Number(v);
   }
 
   /** Small non-negative integers without BigInt. */
   uint(n: number): void {
     if (n > 0xfffffff) return this.uvar(n);
-    this.#reserve(5);
+    this.reserve(5);
     while (n >= 0x80) {
-      this.#buf[this.#at++] = (n & 0x7f) | 0x80;
+      this.buf[this.length++] = (n & 0x7f) | 0x80;
       n >>>= 7;
     }
-    this.#buf[this.#at++] = n;
+    this.buf[this.length++] = n;
   }
 
-  bytes(data: Uint8Array): void {
+  /** uvar length, then the bytes. */
+  item(data: Uint8Array): void {
     this.uint(data.length);
-    this.#reserve(data.length);
-    this.#buf.set(data, this.#at);
-    this.#at += data.length;
-  }
-
-  result(): Uint8Array {
-    return this.#buf.slice(0, this.#at);
+    this.append(data);
   }
 }
 
@@ -127,16 +108,16 @@ export function encodeAttrs(meta: NodeMeta): Uint8Array {
   w.uint(meta.gid);
   const t = meta.mtimeNs;
   w.uvar(t < 0n ? ((-t) << 1n) - 1n : t << 1n);
-  w.bytes(meta.name);
+  w.item(meta.name);
   if (meta.target !== undefined) {
     w.byte(TAG_TARGET);
-    w.bytes(meta.target);
+    w.item(meta.target);
   }
   if (meta.links !== undefined) {
     w.byte(TAG_LINKS);
-    w.bytes(encoder.encode(meta.links));
+    w.item(encoder.encode(meta.links));
   }
-  return w.result();
+  return w.bytes().slice();
 }
 
 class Reader {

@@ -12,6 +12,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { ByteBuffer } from "./_byte_buffer.ts";
 
 /** A record: field name → value bytes. */
 export type Fields = ReadonlyMap<string, Uint8Array>;
@@ -20,40 +21,32 @@ const encoder = new TextEncoder();
 
 /** Builds one record's canonical bytes in a growing scratch buffer, then hashes them once. */
 class CanonicalWriter {
-  #buf = new Uint8Array(1024);
-  #view = new DataView(this.#buf.buffer);
-  #at = 0;
-
-  #reserve(n: number): void {
-    if (this.#at + n <= this.#buf.length) return;
-    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#at + n));
-    grown.set(this.#buf.subarray(0, this.#at));
-    this.#buf = grown;
-    this.#view = new DataView(grown.buffer);
-  }
+  readonly #out = new ByteBuffer(1024);
 
   reset(): void {
-    this.#at = 0;
+    this.#out.reset();
   }
 
   /** Appends uint32 BE length, then the bytes. */
   item(bytes: Uint8Array): void {
-    this.#reserve(4 + bytes.length);
-    this.#view.setUint32(this.#at, bytes.length);
-    this.#buf.set(bytes, this.#at + 4);
-    this.#at += 4 + bytes.length;
+    this.#out.uint32(bytes.length);
+    this.#out.append(bytes);
   }
 
   /** Appends uint32 BE length, then the UTF-8 of `text`. */
   text(text: string): void {
-    this.#reserve(4 + text.length * 3);
-    const { written } = encoder.encodeInto(text, this.#buf.subarray(this.#at + 4));
-    this.#view.setUint32(this.#at, written);
-    this.#at += 4 + written;
+    const out = this.#out;
+    out.reserve(4 + text.length * 3);
+    const lengthAt = out.length;
+    out.uint32(0);
+    const { written } = encoder.encodeInto(text, out.buf.subarray(out.length));
+    out.length = lengthAt;
+    out.uint32(written);
+    out.length += written;
   }
 
   digest(): string {
-    return createHash("sha256").update(this.#buf.subarray(0, this.#at)).digest("hex");
+    return createHash("sha256").update(this.#out.bytes()).digest("hex");
   }
 }
 
