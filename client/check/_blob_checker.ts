@@ -3,8 +3,10 @@
  * batched), and with `readData` its bytes (BGET; the server verifies the
  * hash as it reads, and the client hashes what it receives again).
  *
- * Memory: the ids of the good blobs are kept in a set (about 100 bytes per
- * id: some 100 MB for a million blobs); bad ones in a map.
+ * Memory: the ids of the good blobs are kept as raw digests in one flat
+ * table (memory/digest_key_map.ts: about 40 bytes per blob, no JS object
+ * each); bad ones, as few as the problems, in a set. Only the blobs being
+ * checked are held otherwise.
  *
  * @module
  */
@@ -12,6 +14,7 @@
 import { Semaphore } from "../concurrency/semaphore.ts";
 import { ServerReplyError } from "../remote/resp_client.ts";
 import { IntegrityError, type Repository } from "../repo/repository.ts";
+import { DigestKeyMap } from "../../memory/digest_key_map.ts";
 import type { ProblemLog } from "./problems.ts";
 
 /** What the blob checker reads. */
@@ -49,7 +52,8 @@ export class BlobChecker {
   readonly #batchSize: number;
   readonly #reads: Semaphore;
   readonly #onRead: (bytes: number) => void;
-  readonly #good = new Set<string>();
+  /** Blob ids found good (64 lowercase hex digits each, so held as digests). */
+  readonly #good = new DigestKeyMap("");
   readonly #bad = new Set<string>();
   readonly #pending = new Map<string, Promise<boolean>>();
   #batch: Waiting[] = [];
@@ -77,7 +81,8 @@ export class BlobChecker {
     const { promise, resolve, reject } = Promise.withResolvers<boolean>();
     const settled = quiet(promise.then((bad) => {
       this.#pending.delete(id);
-      (bad ? this.#bad : this.#good).add(id);
+      if (bad) this.#bad.add(id);
+      else this.#good.set(id);
       return bad;
     }));
     this.#pending.set(id, settled);

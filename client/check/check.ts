@@ -19,9 +19,15 @@
  * Everything shared is checked once: a directory met again (same meta key,
  * so the same subtree) in a later snapshot is skipped with the counts and
  * verdict of its first visit; each content list and each blob is checked
- * once. Memory: a summary per directory, the length per content list, and
- * the id of each good blob (about 100 bytes each: some 100 MB per million
- * distinct blobs, contents or directories).
+ * once. Memory: the id of each good blob, the length of each good content
+ * list and a summary (counts and verdict) of each directory, held as raw
+ * digests and numbers in flat tables (memory/digest_key_map.ts: about 40,
+ * 50 and 80 bytes, no JS object each: some 90 MB per million distinct
+ * blobs and as many contents); bad ones, as few as the problems, in plain
+ * maps. Whatever is in flight is bounded: the walk reads
+ * {@linkcode CheckOptions.prefetch} directories ahead and lets go of those
+ * walked, at most {@linkcode CheckOptions.contentWindow} content lists are
+ * read at once, and a content list's blobs are checked a slice at a time.
  *
  * Problems are then placed: each snapshot whose tree holds a problem is
  * walked again, entering only the directories found bad, and each problem
@@ -44,6 +50,7 @@ import {
   type Snapshot,
 } from "../snapshot/schema.ts";
 import { type WalkError, walkTree } from "../snapshot/walk.ts";
+import { DigestKeyMap } from "../../memory/digest_key_map.ts";
 import { BlobChecker } from "./_blob_checker.ts";
 import { CheckingReader, RecordError } from "./_checking_reader.ts";
 import { type Problem, ProblemLog } from "./problems.ts";
@@ -91,12 +98,14 @@ export interface CheckOptions {
   onProgress?: (counts: Readonly<CheckCounts>) => void;
   /** Places listed per problem (default 100; all are counted). */
   placeCap?: number;
-  /** Content lists read at once (default 1024). */
+  /** Content lists read at once (default 256). */
   contentWindow?: number;
   /** Blob ids per BMULTIEXISTS (default 1000). */
   blobBatch?: number;
   /** Blobs downloaded at once (default 8). */
   readConcurrency?: number;
+  /** Directories the walk reads ahead (default 16; see `walkTree`). */
+  prefetch?: number;
 }
 
 /** The outcome of {@linkcode check}. */
@@ -108,6 +117,17 @@ export interface CheckResult {
 }
 
 const EMPTY_CONTENT = contentKey(contentId([]));
+/** Blobs of one content list checked at once. */
+const BLOB_SLICE = 4096;
+
+/** The fields of a directory's entry in `Checker.#summaries`. */
+const FILES = 0;
+const DIRS = 1;
+const BYTES = 2;
+/** 1 when something in the subtree is wrong. */
+const BAD = 3;
+/** The number of the walk that recorded it (from 1). */
+const WALK = 4;
 const decoder = new TextDecoder();
 
 /** A subtree's counts and whether anything in it is wrong. */
@@ -166,10 +186,14 @@ class Checker {
   readonly #reader: CheckingReader;
   readonly #blobs: BlobChecker;
   readonly #contentSlots: Semaphore;
-  /** Directories walked (by meta key), with their verdicts. */
-  readonly #summaries = new Map<string, Summary>();
+  /** Directories walked (by meta key): counts, verdict and walk (see FILES…WALK). */
+  readonly #summaries = new DigestKeyMap("m:", 5);
+  /** Walks started. */
+  #walks = 0;
+  /** The walk under way (0: none); what it records is not known to it. */
+  #walking = 0;
   /** Good content lists and their lengths. */
-  readonly #goodContents = new Map<string, number>();
+  readonly #goodContents = new DigestKeyMap("c:", 1);
   /** Bad content lists: their lengths (when readable) and bad blobs. */
   readonly #badContents = new Map<string, { length?: number; blobs: string[] }>();
   readonly #contentsInFlight = new Map<string, Promise<ContentVerdict>>();
@@ -191,7 +215,7 @@ class Checker {
     this.#options = options;
     this.#problems = new ProblemLog(options.placeCap ?? 100);
     this.#reader = new CheckingReader(source, this.#problems);
-    this.#contentSlots = new Semaphore(options.contentWindow ?? 1024);
+    this.#contentSlots = new Semaphore(options.contentWindow ?? 256);
     this.#blobs = new BlobChecker(source, this.#problems, {
       readData: options.readData,
       batch: options.blobBatch,
@@ -207,6 +231,14 @@ class Checker {
     this.counts.blobs = this.#blobs.checked;
     this.counts.problems = this.#problems.size;
     this.#options.onProgress?.(this.counts);
+  }
+
+  /** The summary of a directory walked before (not in the walk under way), if any. */
+  #summary(metaKey: string): Summary | undefined {
+    const walk = this.#summaries.get(metaKey, WALK);
+    if (walk === undefined || walk === this.#walking) return undefined;
+    const field = (f: number) => this.#summaries.get(metaKey, f)!;
+    return { files: field(FILES), dirs: field(DIRS), bytes: field(BYTES), bad: field(BAD) === 1 };
   }
 
   /** Reports a problem at a place. */
@@ -318,7 +350,7 @@ class Checker {
 
   /** Walks a snapshot's tree, checking what was not checked before; returns its root's summary. */
   async #scan({ key, snapshot }: SnapshotRecord): Promise<Summary | undefined> {
-    const known = this.#summaries.get(snapshot.ref);
+    const known = this.#summary(snapshot.ref);
     let root: { summary: Summary; bad: Verdict } | undefined = known &&
       { summary: known, bad: known.bad };
     if (root === undefined) {
@@ -352,7 +384,17 @@ class Checker {
    * @throws {RecordError} when the root meta cannot be read.
    */
   async #walk(rootKey: string): Promise<{ summary: Summary; bad: Verdict }> {
-    const walked = new Map<string, Summary>();
+    const walk = this.#walking = ++this.#walks;
+    try {
+      return await this.#walkFrom(rootKey, walk);
+    } finally {
+      this.#walking = 0;
+    }
+  }
+
+  /** {@linkcode Checker.#walk}, as walk number `walk`. */
+  async #walkFrom(rootKey: string, walk: number): Promise<{ summary: Summary; bad: Verdict }> {
+    const summaries = this.#summaries;
     const stack: Frame[] = [];
     let root: { summary: Summary; bad: Verdict } | undefined;
     const give = (files: number, dirs: number, bytes: number, bad: Verdict, summary?: Summary) => {
@@ -368,19 +410,26 @@ class Checker {
       else if (bad !== false) parent.pending.push(bad);
     };
     const close = (frame: Frame) => {
+      const key = frame.metaKey;
       if (this.#problems.has(frame.ref)) frame.bad = true;
+      // The same directory met earlier in this walk may have been found bad already.
+      if (summaries.get(key, WALK) === walk && summaries.get(key, BAD) === 1) frame.bad = true;
       const summary: Summary = {
         files: frame.files,
         dirs: frame.dirs,
         bytes: frame.bytes,
         bad: frame.bad,
       };
-      walked.set(frame.metaKey, summary);
+      summaries.set(key, frame.files, frame.dirs, frame.bytes, frame.bad ? 1 : 0, walk);
       let bad: Verdict = frame.bad;
       // Waited for even when already bad: every check must end before the result.
       if (frame.pending.length > 0) {
         bad = quiet(
-          Promise.all(frame.pending).then((all) => summary.bad = frame.bad || all.includes(true)),
+          Promise.all(frame.pending).then((all) => {
+            summary.bad = frame.bad || all.includes(true);
+            if (summary.bad) summaries.update(key, BAD, 1);
+            return summary.bad;
+          }),
         );
       }
       give(frame.files, frame.dirs, frame.bytes, bad, summary);
@@ -400,18 +449,19 @@ class Checker {
         throw cause;
       }
     };
-    const walk = walkTree(this.#reader, rootKey, {
-      // Pure during the walk: #summaries only grows between snapshots.
-      descend: (entry) => !this.#summaries.has(entry.metaKey),
+    const entries = walkTree(this.#reader, rootKey, {
+      // Pure during the walk: what this walk records is not known to it.
+      descend: (entry) => this.#summary(entry.metaKey) === undefined,
       onError,
+      prefetch: this.#options.prefetch ?? 16,
     });
-    for await (const entry of walk) {
+    for await (const entry of entries) {
       const depth = entry.path.length;
       while (stack.length > 0 && stack[stack.length - 1].depth >= depth) close(stack.pop()!);
       const meta = entry.meta;
       const own = this.#problems.has(entry.metaKey);
       if (meta.type === "dir") {
-        const known = this.#summaries.get(entry.metaKey);
+        const known = this.#summary(entry.metaKey);
         if (known !== undefined) {
           give(known.files, known.dirs, known.bytes, known.bad);
           continue;
@@ -444,7 +494,6 @@ class Checker {
     while (stack.length > 0) close(stack.pop()!);
     const result = root!;
     result.summary.bad = await result.bad;
-    for (const [metaKey, summary] of walked) this.#summaries.set(metaKey, summary);
     return result;
   }
 
@@ -476,7 +525,7 @@ class Checker {
       | { pending: Promise<ContentVerdict> }
       | undefined => {
       if (ref === EMPTY_CONTENT) return { verdict: { bad: false, length: 0 } };
-      const good = this.#goodContents.get(ref);
+      const good = this.#goodContents.get(ref, 0);
       if (good !== undefined) return { verdict: { bad: false, length: good } };
       const bad = this.#badContents.get(ref);
       if (bad !== undefined) return { verdict: { bad: true, length: bad.length } };
@@ -529,8 +578,13 @@ class Checker {
     }
     const length = chunks[chunks.length - 1].end;
     const ids = [...new Set(chunks.map((c) => c.id))];
-    const verdicts = await Promise.all(ids.map((id) => this.#blobs.check(id)));
-    const badBlobs = ids.filter((_, i) => verdicts[i]);
+    const badBlobs: string[] = [];
+    // A slice at a time: a huge file's blobs are not all pending at once.
+    for (let from = 0; from < ids.length; from += BLOB_SLICE) {
+      const slice = ids.slice(from, from + BLOB_SLICE);
+      const verdicts = await Promise.all(slice.map((id) => this.#blobs.check(id)));
+      slice.forEach((id, i) => verdicts[i] && badBlobs.push(id));
+    }
     if (bad || badBlobs.length > 0) {
       this.#badContents.set(ref, { length, blobs: badBlobs });
       return { bad: true, length };
@@ -545,7 +599,7 @@ class Checker {
       for (const p of this.#problems.of(problemKey)) this.#at(p, key, path);
     };
     const walk = walkTree(this.#reader, snapshot.ref, {
-      descend: (entry) => this.#summaries.get(entry.metaKey)?.bad === true,
+      descend: (entry) => this.#summaries.get(entry.metaKey, BAD) === 1,
       onError: (error) => {
         // Unreadable entries are keyed by their own meta key, which no walked
         // node names: place them at their directory. Directory problems

@@ -76,6 +76,56 @@ Deno.test("check(): a missing blob is checked once and placed at every file that
   });
 });
 
+Deno.test("check(): a directory met twice in one snapshot and again in the next is judged alike", async () => {
+  await withRepo(async (repo) => {
+    const lost = bytes("gone");
+    const id = sha256(lost);
+    // The same `sub` (same meta key) under /a and /b; /a again in the second snapshot.
+    const sub = {
+      type: "dir" as const,
+      name: "sub",
+      children: [{ type: "file" as const, name: "f", chunks: [lost], missing: [id] }],
+    };
+    const one = await commitTree(
+      repo,
+      await writeTree(repo, {
+        type: "dir",
+        name: "root",
+        children: [
+          { type: "dir", name: "a", children: [sub] },
+          { type: "dir", name: "b", children: [sub] },
+        ],
+      }),
+      { files: 2, dirs: 5, bytes: 8 },
+    );
+    const two = await commitTree(
+      repo,
+      await writeTree(repo, {
+        type: "dir",
+        name: "root",
+        children: [
+          { type: "dir", name: "a", children: [sub] },
+          { type: "file", name: "new", chunks: [bytes("new")] },
+        ],
+      }),
+      { files: 2, dirs: 3, bytes: 7, timeUs: 1_800_000_000_000_000n },
+    );
+    const result = await check(repo);
+    assert.deepEqual(show(result), [
+      `blob-missing ${id.slice(0, 6)}: ${
+        [
+          `${one.slice(0, 6)} /a/sub/f`,
+          `${one.slice(0, 6)} /b/sub/f`,
+          `${two.slice(0, 6)} /a/sub/f`,
+        ].sort().join(", ")
+      }`,
+    ]);
+    assert.equal(result.counts.blobs, 2, "gone, new");
+    assert.equal(result.counts.dirs, 6, "root, a, b, sub twice; then the second root only");
+    assert.equal(result.counts.files, 3, "f twice, then new");
+  });
+});
+
 Deno.test("check(): altered records, wrong sizes and counts are found and placed", async () => {
   await withRepo(async (repo) => {
     const file = await writeTree(repo, { type: "file", name: "f", chunks: [bytes("data")] });

@@ -7,7 +7,8 @@
  * requested at once, and up to {@linkcode WalkOptions.prefetch} directories
  * ahead of the consumer (in walk order) are read while it works, so a walk
  * costs about one round trip per `prefetch` directories rather than one per
- * node. Memory stays bounded by the directories read ahead.
+ * node. Memory stays bounded by the directories read ahead and those on the
+ * path to the current node: a directory's listing is let go once walked.
  *
  * Crafted metadata can make a directory contain itself; such a cycle is
  * reported as an error and not entered.
@@ -169,6 +170,13 @@ class DirLoad {
     });
     return this.#promise;
   }
+
+  /** Lets go of the listing once the directory is walked (its parent's listing still names it). */
+  release(): void {
+    this.outcome = undefined;
+    this.dirs = [];
+    this.#promise = undefined;
+  }
 }
 
 /** A directory being walked: its children and the next one to yield. */
@@ -276,7 +284,7 @@ export async function* walkTree(
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
     if (top.index >= top.children.length) {
-      stack.pop();
+      stack.pop()!.load.release();
       continue;
     }
     const child = top.children[top.index++];

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { Repository } from "../repo/repository.ts";
 import { startServer } from "../../tests/_server.ts";
 import { commitTree, writeTree } from "./_testing/write_tree.ts";
@@ -164,6 +166,38 @@ Deno.test("walkTree() reads at most `prefetch` directories ahead", async () => {
   assert.equal(fake.dirReads, 201);
   assert.ok(maxAhead <= 5, `read ${maxAhead} directories ahead`);
   assert.ok(maxAhead >= 2, `read only ${maxAhead} directories ahead`);
+});
+
+Deno.test("walkTree() lets go of a directory's entries once it is walked", async () => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const fake = new FakeReader();
+  const dirs: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const files = Array.from({ length: 50 }, (_, j) => fake.node(`f${j}`, "file"));
+    dirs.push(fake.node(`d${String(i).padStart(2, "0")}`, "dir", files));
+  }
+  const root = fake.node("root", "dir", dirs);
+  // Fresh metas on every read, so that only the walk can keep them alive.
+  const first: WeakRef<NodeMeta>[] = [];
+  const reader: TreeReader = {
+    readDir: (key) => fake.readDir(key),
+    readMeta: async (key) => {
+      const meta = { ...await fake.readMeta(key) };
+      if (meta.type === "file" && first.length < 50) first.push(new WeakRef(meta));
+      return meta;
+    },
+  };
+  let alive = -1;
+  for await (const entry of walkTree(reader, root, { prefetch: 2 })) {
+    if (show(entry.path) !== "d10") continue;
+    // WeakRefs made in this turn are kept until it ends.
+    await new Promise((r) => setTimeout(r, 0));
+    gc();
+    alive = first.filter((ref) => ref.deref() !== undefined).length;
+  }
+  assert.equal(first.length, 50);
+  assert.equal(alive, 0, "the entries of d00, walked long before d10");
 });
 
 Deno.test("resolvePath() finds nodes and names what is missing", async () => {

@@ -9,7 +9,7 @@
  */
 
 import { BloomFilter } from "./bloom_filter.ts";
-import { DigestSet } from "./digest_set.ts";
+import { DigestSet } from "../../memory/digest_set.ts";
 import { decodeHexId, DIR_PREFIX, hasPrefix } from "./_names.ts";
 
 const latin1 = new TextDecoder("latin1");

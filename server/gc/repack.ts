@@ -60,6 +60,12 @@ const SWITCH_PAGE = 1000;
 
 /** New packs are cut at this many bytes of blobs: 8 MiB, as the server's packer does. */
 export const REPACK_TARGET_BYTES = 8 * 1024 * 1024;
+/**
+ * …or at this many blobs: a batch takes some 100 bytes per blob besides its
+ * bytes (and a pack's readers an object per entry), so 8 MiB of tiny blobs
+ * (hundreds of thousands) would make the collection's memory grow with them.
+ */
+export const REPACK_TARGET_BLOBS = 65_536;
 
 /** Waits for the blob reads in progress (`PackReader.settled`). */
 export interface ReadBarrier {
@@ -113,6 +119,7 @@ export async function repackPacks(
   candidates: PackCandidates,
   pacer: Pacer,
   targetBytes = REPACK_TARGET_BYTES,
+  targetBlobs = REPACK_TARGET_BLOBS,
 ): Promise<RepackStats> {
   const stats: RepackStats = {
     packs: 0,
@@ -132,7 +139,10 @@ export async function repackPacks(
     let bytes = 0;
     for (const blob of read.live) bytes += blob.data.length;
     // New packs are cut between old packs, before they pass the target.
-    if (batch.sources.length > 0 && batch.dataBytes + bytes > targetBytes) {
+    if (
+      batch.sources.length > 0 &&
+      (batch.dataBytes + bytes > targetBytes || batch.count + read.live.length > targetBlobs)
+    ) {
       await writeBatch(ctx, batch, stats, pacer);
       batch = new RepackBatch();
     }
@@ -151,16 +161,20 @@ export async function repackPacks(
 export function plannedPacks(
   candidates: PackCandidates,
   targetBytes = REPACK_TARGET_BYTES,
+  targetBlobs = REPACK_TARGET_BLOBS,
 ): number {
   let packs = 0;
   let held = 0;
+  let heldBlobs = 0;
   for (let i = 0; i < candidates.length; i++) {
-    const { liveBytes } = candidates.at(i);
-    if (i > 0 && held + liveBytes > targetBytes) {
+    const { liveBytes, liveBlobs } = candidates.at(i);
+    if (i > 0 && (held + liveBytes > targetBytes || heldBlobs + liveBlobs > targetBlobs)) {
       packs++;
       held = 0;
+      heldBlobs = 0;
     }
     held += liveBytes;
+    heldBlobs += liveBlobs;
   }
   return candidates.length > 0 ? packs + 1 : 0;
 }

@@ -5,6 +5,8 @@ import type { LocalStorage } from "../../storage/local/local_storage.ts";
 import { blobIdOf } from "../../storage/blob_id.ts";
 import * as blobIndex from "../blob_index.ts";
 import { countPendingDeletes } from "./pending_deletes.ts";
+import { PackCandidates } from "./pack_candidates.ts";
+import { plannedPacks, REPACK_TARGET_BYTES } from "./repack.ts";
 import { blob, HOUR, NOW, type Repo, withRepo } from "./_test_repo.ts";
 
 const encoder = new TextEncoder();
@@ -249,4 +251,20 @@ Deno.test("repack: a damaged blob is reported and left in its pack; the others m
     assert.equal(countPendingDeletes(repo.kv), 0);
     assert.equal(blobIdOf(blob("good", 1000)), a.live[0]);
   });
+});
+
+Deno.test("plannedPacks: new packs are cut at the target bytes or at the target blobs", () => {
+  const candidates = new PackCandidates();
+  for (const liveBlobs of [40_000, 40_000, 10]) {
+    candidates.add({
+      id: new Uint8Array(32),
+      size: 2e6,
+      liveBlobs,
+      liveBytes: 8e5,
+      deadBytes: 1e6,
+    });
+  }
+  assert.equal(plannedPacks(candidates), 2, "80,000 tiny blobs are more than one pack's");
+  assert.equal(plannedPacks(candidates, REPACK_TARGET_BYTES, 100_000), 1);
+  assert.equal(plannedPacks(candidates, 1e6, 100_000), 3);
 });
