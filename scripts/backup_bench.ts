@@ -33,7 +33,7 @@ import {
   STORAGE_KINDS,
 } from "./bench/backup_storage.ts";
 import { duBytes } from "./bench/du_bytes.ts";
-import { denoDir } from "../tests/_deno_dir.ts";
+import { denoDir } from "../tests/_client_env.ts";
 import { processCpuSeconds } from "./bench/proc_cpu.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

@@ -32,7 +32,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { eventually, forceUnmount, run } from "../fuse/_testing/mount_process.ts";
 import { startServer } from "../tests/_server.ts";
-import { denoDir } from "../tests/_deno_dir.ts";
+import { denoDir } from "../tests/_client_env.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const MiB = 1024 * 1024;

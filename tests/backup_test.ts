@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDdb, spawnDdb, startServer, type TestServer } from "./_server.ts";
 import { RespClient } from "../client/remote/resp_client.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 interface Summary {
   type: "summary";
@@ -37,9 +37,7 @@ async function withServer(fn: (server: TestServer, dir: string) => Promise<void>
 function clientEnv(server: TestServer, dir: string): Record<string, string> {
   return {
     DDB_SERVER: `127.0.0.1:${server.port}`,
-    XDG_CACHE_HOME: join(dir, "cache"),
-    DENO_DIR: denoDir(),
-    XDG_CONFIG_HOME: join(dir, "config"),
+    ...isolatedEnv(dir),
   };
 }
 

@@ -13,6 +13,7 @@ import { canRunWith } from "./_skip.ts";
 import { Repository } from "../client/repo/repository.ts";
 import { resolvePath } from "../client/snapshot/walk.ts";
 import { seededBytes } from "./_seeded_bytes.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 interface Place {
   snapshot: string;
@@ -63,8 +64,7 @@ async function withRepo(fn: (f: Fixture) => Promise<void>): Promise<void> {
   try {
     const env = {
       DDB_SERVER: `127.0.0.1:${server.port}`,
-      XDG_CACHE_HOME: join(dir, "cache"),
-      XDG_CONFIG_HOME: join(dir, "config"),
+      ...isolatedEnv(dir),
     };
     const src = join(dir, "src");
     await Deno.mkdir(join(src, "a", "b"), { recursive: true });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDdb, startServer } from "./_server.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 async function backup(env: Record<string, string>, path: string): Promise<string> {
   const run = await runDdb(["backup", "--json", "--host", "testhost", path], env);
@@ -22,9 +22,7 @@ Deno.test("diff: added, removed, modified and retyped paths between two backups"
   try {
     const env = {
       DDB_SERVER: `127.0.0.1:${server.port}`,
-      XDG_CACHE_HOME: join(dir, "cache"),
-      DENO_DIR: denoDir(),
-      XDG_CONFIG_HOME: join(dir, "config"),
+      ...isolatedEnv(dir),
     };
     const src = join(dir, "src");
     await Deno.mkdir(join(src, "gone", "sub"), { recursive: true });

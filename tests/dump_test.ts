@@ -19,7 +19,7 @@ import {
   type TestServer,
 } from "./_server.ts";
 import { seededBytes } from "./_seeded_bytes.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -301,9 +301,7 @@ Deno.test("a lost server's metadata is rebuilt from its blob storage alone", asy
   const src = join(dir, "src");
   const env = (port: number) => ({
     DDB_SERVER: `127.0.0.1:${port}`,
-    XDG_CACHE_HOME: join(dir, "cache"),
-    DENO_DIR: denoDir(),
-    XDG_CONFIG_HOME: join(dir, "config"),
+    ...isolatedEnv(dir),
   });
   try {
     await Promise.all(pseudoTree(src));

@@ -12,7 +12,7 @@ import { Repository } from "../client/repo/repository.ts";
 import { commitTree, writeTree } from "../client/snapshot/_testing/write_tree.ts";
 import { groupKey } from "../client/snapshot/schema.ts";
 import { RespClient } from "../client/remote/resp_client.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 interface Fixture {
   server: TestServer;
@@ -50,9 +50,7 @@ async function withSnapshots(fn: (f: Fixture) => Promise<void>): Promise<void> {
   try {
     const env = {
       DDB_SERVER: `127.0.0.1:${server.port}`,
-      XDG_CACHE_HOME: join(dir, "cache"),
-      DENO_DIR: denoDir(),
-      XDG_CONFIG_HOME: join(dir, "config"),
+      ...isolatedEnv(dir),
     };
     const a = join(dir, "a");
     const b = join(dir, "b");

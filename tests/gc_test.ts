@@ -14,7 +14,7 @@ import { RawConnection, runDdb, spawnDdb, startServer, type TestServer } from ".
 import { Repository } from "../client/repo/repository.ts";
 import { asArray, asInteger, asText, RespClient } from "../client/remote/resp_client.ts";
 import { commitTree, sha256, writeTree } from "../client/snapshot/_testing/write_tree.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 const PACK_BELOW = 512 * 1024;
@@ -33,9 +33,7 @@ async function withServer(fn: (f: Fixture) => Promise<void>): Promise<void> {
   try {
     const env = {
       DDB_SERVER: `127.0.0.1:${server.port}`,
-      XDG_CACHE_HOME: join(dir, "cache"),
-      DENO_DIR: denoDir(),
-      XDG_CONFIG_HOME: join(dir, "config"),
+      ...isolatedEnv(dir),
     };
     await fn({ server, dir, env, client });
   } finally {

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { canMountAsRoot, eventually, forceUnmount, run } from "../fuse/_testing/mount_process.ts";
 import { canRun } from "./_skip.ts";
 import { runDdb, spawnDdb, startServer, type TestServer } from "./_server.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 const MiB = 1024 * 1024;
 const HOST = "testhost";
@@ -319,9 +319,7 @@ Deno.test({
     const server: TestServer = await startServer({ dataDir: join(dir, "server") });
     const env = {
       DDB_SERVER: `127.0.0.1:${server.port}`,
-      XDG_CACHE_HOME: join(dir, "cache"),
-      DENO_DIR: denoDir(),
-      XDG_CONFIG_HOME: join(dir, "config"),
+      ...isolatedEnv(dir),
     };
     const mounts: MountProcess[] = [];
     const mount = async (args: string[] = []) => {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDdb, startServer } from "./_server.ts";
 import { seededBytes } from "./_seeded_bytes.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -74,8 +75,7 @@ Deno.test("round trip: backup, ls and restore reproduce the tree byte for byte",
   const server = await startServer({ dataDir: join(dir, "server") });
   const env = {
     DDB_SERVER: `127.0.0.1:${server.port}`,
-    XDG_CACHE_HOME: join(dir, "cache"),
-    XDG_CONFIG_HOME: join(dir, "config"),
+    ...isolatedEnv(dir),
   };
   try {
     const src = join(dir, "src");

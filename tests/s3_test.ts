@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { runDdb, startServer } from "./_server.ts";
 import { canRunRadosgw, listKeys, removeKeys, startRadosgw, type TestRadosgw } from "./_radosgw.ts";
 import { seededBytes } from "./_seeded_bytes.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 const BUCKET = "ddb-e2e";
 const PREFIX = "servers/one";
@@ -72,9 +72,7 @@ Deno.test({
       try {
         const env = {
           DDB_SERVER: `127.0.0.1:${server.port}`,
-          XDG_CACHE_HOME: join(dir, "cache"),
-          DENO_DIR: denoDir(),
-          XDG_CONFIG_HOME: join(dir, "config"),
+          ...isolatedEnv(dir),
         };
         const src = join(dir, "src");
         const files = await makeTree(src);

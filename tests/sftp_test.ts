@@ -16,7 +16,7 @@ import { RetryingStorage } from "../storage/retrying_storage.ts";
 import { SftpStorage } from "../storage/sftp/sftp_storage.ts";
 import { SftpUrlError } from "../storage/sftp/sftp_url.ts";
 import { seededBytes } from "./_seeded_bytes.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 const MiB = 1024 * 1024;
 
@@ -64,9 +64,7 @@ Deno.test({
         const env = {
           DDB_SERVER: `127.0.0.1:${server.port}`,
           DDB_DB: "offsite",
-          XDG_CACHE_HOME: join(dir, "cache"),
-          DENO_DIR: denoDir(),
-          XDG_CONFIG_HOME: join(dir, "config"),
+          ...isolatedEnv(dir),
         };
         const src = join(dir, "src");
         await makeTree(src);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDdb, startServer } from "./_server.ts";
 import { seededBytes } from "./_seeded_bytes.ts";
-import { denoDir } from "./_deno_dir.ts";
+import { isolatedEnv } from "./_client_env.ts";
 
 Deno.test("stats: logical size counts every snapshot, stored size each blob once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ddb-stats-test-" });
@@ -16,9 +16,7 @@ Deno.test("stats: logical size counts every snapshot, stored size each blob once
   try {
     const env = {
       DDB_SERVER: `127.0.0.1:${server.port}`,
-      XDG_CACHE_HOME: join(dir, "cache"),
-      DENO_DIR: denoDir(),
-      XDG_CONFIG_HOME: join(dir, "config"),
+      ...isolatedEnv(dir),
     };
     const src = join(dir, "src");
     await Deno.mkdir(join(src, "sub"), { recursive: true });
