@@ -132,12 +132,13 @@ export class DenoSourceFs implements SourceFs {
    */
   constructor(options: { scanWorkers?: number } = {}) {
     const workers = options.scanWorkers ?? 0;
-    this.#scanner = workers > 0 ? new DirScanner(workers) : undefined;
-    if (this.#scanner === undefined) this.scanDir = undefined;
+    const scanner = workers > 0 ? new DirScanner(workers) : undefined;
+    this.#scanner = scanner;
+    if (scanner !== undefined) this.scanDir = (path) => scanner.scan(path);
   }
 
   /** See {@linkcode SourceFs.scanDir}: on the worker threads. */
-  scanDir?: (path: string) => Promise<ScannedEntry[]> = (path) => this.#scanner!.scan(path);
+  scanDir?: (path: string) => Promise<ScannedEntry[]>;
 
   /** Stops the scan workers, if any. */
   close(): void {
