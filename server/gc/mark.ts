@@ -11,14 +11,22 @@
  * times tree size. Nothing is ever skipped because of the Bloom filter: a
  * false positive there would leave a live subtree unmarked.
  *
- * Reads go straight to the kv store, a page at a time, and the walk pauses
- * between time slices so other clients are served meanwhile.
+ * Reads go straight to the kv store (`../types/collection.ts` for both forms
+ * of a key's entries), a page at a time, and the walk pauses between time
+ * slices so other clients are served meanwhile.
  *
  * @module
  */
 
 import type { KvStore } from "../kv/kv_store.ts";
-import { dataPrefix, hashFieldKey, keyAfter, prefixEnd, registryKey } from "../kv/keys.ts";
+import { dataPrefix, keyAfter, prefixEnd } from "../kv/keys.ts";
+import {
+  type Collection,
+  type CollectionType,
+  entryIn,
+  readCollection,
+} from "../types/collection.ts";
+import { WrongTypeError } from "../types/errors.ts";
 import type { Marks } from "./marks.ts";
 import type { Pacer } from "./pacer.ts";
 import {
@@ -50,31 +58,60 @@ export interface MarkStats {
 }
 
 /**
- * Calls `fn` for every entry in [start, end), a page at a time, pausing on
- * `pacer` between pages when the slice is used up. Each page is a scan of
- * its own, so writes of other clients between pages are harmless.
+ * The existing key `name` of type `type`, or `undefined` when it is missing
+ * or holds another type (either is a dangling reference).
+ */
+function collection(kv: KvStore, name: Uint8Array, type: CollectionType): Collection | undefined {
+  try {
+    return readCollection(kv, name, type);
+  } catch (error) {
+    if (error instanceof WrongTypeError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Calls `fn` with the suffix and value of every entry of the key `name` of
+ * type `type`: at once for an inline key; for one with data keys a page at a
+ * time, pausing on `pacer` between pages when the slice is used up. Each page
+ * is a scan of its own, so writes of other clients between pages are
+ * harmless. Returns whether the key exists (with that type).
  */
 async function eachEntry(
   kv: KvStore,
-  start: Uint8Array,
-  end: Uint8Array | undefined,
+  name: Uint8Array,
+  type: CollectionType,
   pacer: Pacer,
-  fn: (key: Uint8Array, value: Uint8Array) => void,
+  fn: (suffix: Uint8Array, value: Uint8Array) => void,
   pageSize = PAGE,
-): Promise<void> {
-  let from = start;
+): Promise<boolean> {
+  const found = collection(kv, name, type);
+  if (found === undefined) return false;
+  if (found.inline !== undefined) {
+    for (const { suffix, value } of found.inline) fn(suffix, value);
+    return true;
+  }
+  const prefix = dataPrefix(type, name);
+  const end = prefixEnd(prefix);
+  let from = prefix;
   for (;;) {
     let n = 0;
     let last: Uint8Array | undefined;
     for (const { key, value } of kv.scan({ start: from, end, limit: pageSize })) {
-      fn(key, value);
+      fn(key.subarray(prefix.length), value);
       last = key;
       n++;
     }
-    if (n < pageSize || last === undefined) return;
+    if (n < pageSize || last === undefined) return true;
     from = keyAfter(last);
     if (pacer.due()) await pacer.pause();
   }
+}
+
+/** The `ref` field of the meta or snapshot hash `name`, `undefined` if none, `null` if no such hash. */
+function refOf(kv: KvStore, name: Uint8Array): Uint8Array | undefined | null {
+  const found = collection(kv, name, "hash");
+  return found === undefined ? null : entryIn(kv, name, "hash", found, REF_FIELD);
 }
 
 /** Marks everything reachable from the snapshots of `kv` in `marks`. */
@@ -90,18 +127,16 @@ export async function mark(kv: KvStore, marks: Marks, pacer: Pacer): Promise<Mar
   const digest = new Uint8Array(32);
   const pending: Uint8Array[] = [];
 
-  const snapshotsPrefix = dataPrefix("set", SNAPSHOTS_KEY);
   const snapshots: Uint8Array[] = [];
-  await eachEntry(kv, snapshotsPrefix, prefixEnd(snapshotsPrefix), pacer, (key) => {
-    snapshots.push(key.subarray(snapshotsPrefix.length));
+  await eachEntry(kv, SNAPSHOTS_KEY, "set", pacer, (member) => {
+    snapshots.push(member.slice());
   });
   stats.snapshots = snapshots.length;
 
   const visitContent = async (name: Uint8Array) => {
     marks.markKey(name);
     stats.contentVisits++;
-    const prefix = dataPrefix("list", name);
-    await eachEntry(kv, prefix, prefixEnd(prefix), pacer, (_key, value) => {
+    await eachEntry(kv, name, "list", pacer, (_index, value) => {
       stats.chunkRefs++;
       if (decodeHexId(value, 0, digest)) marks.markBlob(digest);
       else stats.dangling++;
@@ -110,19 +145,19 @@ export async function mark(kv: KvStore, marks: Marks, pacer: Pacer): Promise<Mar
 
   const visitDir = async (name: Uint8Array) => {
     if (!marks.visitDir(name)) return;
-    const prefix = dataPrefix("set", name);
-    await eachEntry(kv, prefix, prefixEnd(prefix), pacer, (key) => {
-      pending.push(key.subarray(prefix.length));
+    await eachEntry(kv, name, "set", pacer, (member) => {
+      pending.push(member.slice());
     });
   };
 
   const visitMeta = async (name: Uint8Array) => {
     marks.markKey(name);
     stats.metaVisits++;
-    const ref = kv.get(hashFieldKey(name, REF_FIELD));
-    if (ref === undefined) {
-      // Symlinks and other non-files have no ref; a missing record has no registry entry.
-      if (kv.get(registryKey(name)) === undefined) stats.dangling++;
+    const ref = refOf(kv, name);
+    if (ref === null) {
+      stats.dangling++;
+    } else if (ref === undefined) {
+      // Symlinks and other non-files have no ref.
     } else if (hasPrefix(ref, CONTENT_PREFIX)) {
       await visitContent(ref);
     } else if (hasPrefix(ref, DIR_PREFIX)) {
@@ -133,8 +168,8 @@ export async function mark(kv: KvStore, marks: Marks, pacer: Pacer): Promise<Mar
   };
 
   for (const snapshot of snapshots) {
-    const root = kv.get(hashFieldKey(snapshot, REF_FIELD));
-    if (root === undefined) {
+    const root = refOf(kv, snapshot);
+    if (root === undefined || root === null) {
       stats.dangling++;
       continue;
     }

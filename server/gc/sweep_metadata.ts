@@ -14,8 +14,9 @@
  */
 
 import type { KvStore } from "../kv/kv_store.ts";
-import { keyAfter, prefixEnd, registryKey, setMemberKey } from "../kv/keys.ts";
+import { keyAfter, prefixEnd, registryKey } from "../kv/keys.ts";
 import * as keyspace from "../types/keyspace.ts";
+import { sismember } from "../types/sets.ts";
 import type { Marks } from "./marks.ts";
 import type { Pacer } from "./pacer.ts";
 import {
@@ -101,7 +102,10 @@ export async function sweepMetadata(
   return stats;
 }
 
-/** Whether `name` is a member of `ddb:snapshots`. */
+/**
+ * Whether `name` is a member of `ddb:snapshots` (a `WrongTypeError` when that
+ * is no set: then nothing is known to be garbage).
+ */
 function isListed(kv: KvStore, name: Uint8Array): boolean {
-  return kv.get(setMemberKey(SNAPSHOTS_KEY, name)) !== undefined;
+  return sismember(kv, SNAPSHOTS_KEY, name);
 }

@@ -8,7 +8,9 @@
  *   size) and counters (`0x00 'c' | counter name`).
  * - `'K' | name` registry: one entry per logical key; its value is the type
  *   byte and a uint64 BE count (fields, members, items; the byte length of a
- *   string). Not length-prefixed, so the registry sorts by name.
+ *   string), followed, for a small hash, set or list, by its entries inline
+ *   (then it has no data keys). Not length-prefixed, so the registry sorts by
+ *   name.
  * - `type | uint32 BE name length | name | suffix` data: the suffix is empty
  *   for a string, the field of a hash, the member of a set, the uint64 BE
  *   index of a list. One hash, set or list is one contiguous range.
@@ -158,29 +160,58 @@ export interface RegistryEntry {
   type: KeyType;
   /** Fields, members or items of the key; the byte length of a string. */
   count: number;
+  /**
+   * The entries of a small hash, set or list stored in the registry value
+   * itself (encoded by `inline_entries.ts`; a view into the value), or
+   * `undefined` when they are stored as data keys.
+   */
+  inline?: Uint8Array;
 }
 
-/** Encodes a registry value: the type byte and `count` as uint64 BE. */
-export function encodeRegistryValue(type: KeyType, count: number): Uint8Array {
+/** Bytes of a registry value before any inline entries: the type byte and the uint64 BE count. */
+export const REGISTRY_HEADER_LENGTH = 9;
+
+/**
+ * Encodes a registry value: the type byte, `count` as uint64 BE, then the
+ * inline entries of a small hash, set or list when given (non-empty).
+ */
+export function encodeRegistryValue(
+  type: KeyType,
+  count: number,
+  inline?: Uint8Array,
+): Uint8Array {
   if (!Number.isSafeInteger(count) || count < 0) {
     throw new RangeError(`Cannot encode registry count ${count}: not a non-negative safe integer`);
   }
-  const out = new Uint8Array(9);
+  if (inline !== undefined && (inline.length === 0 || type === "string" || count === 0)) {
+    throw new RangeError(`Cannot encode registry value: inline entries need a non-empty ${type}`);
+  }
+  const out = new Uint8Array(REGISTRY_HEADER_LENGTH + (inline?.length ?? 0));
   out[0] = typeByte(type);
   const view = new DataView(out.buffer);
   view.setUint32(1, Math.floor(count / 0x1_0000_0000));
   view.setUint32(5, count >>> 0);
+  if (inline !== undefined) out.set(inline, REGISTRY_HEADER_LENGTH);
   return out;
 }
 
-/** Decodes a registry value. */
+/** Decodes a registry value (the inline entries, if any, are a view into `value`). */
 export function decodeRegistryValue(value: Uint8Array): RegistryEntry {
-  if (value.length !== 9) {
-    throw new RangeError(`Cannot decode registry value: ${value.length} bytes, expected 9`);
+  if (value.length < REGISTRY_HEADER_LENGTH) {
+    throw new RangeError(
+      `Cannot decode registry value: ${value.length} bytes, expected at least 9`,
+    );
   }
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
   const count = view.getUint32(1) * 0x1_0000_0000 + view.getUint32(5);
-  return { type: typeOfByte(value[0]), count };
+  const type = typeOfByte(value[0]);
+  if (value.length === REGISTRY_HEADER_LENGTH) return { type, count };
+  if (type === "string" || count === 0) {
+    throw new RangeError(
+      `Cannot decode registry value: inline entries after a ${type} of ${count}`,
+    );
+  }
+  return { type, count, inline: value.subarray(REGISTRY_HEADER_LENGTH) };
 }
 
 /**

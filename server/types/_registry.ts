@@ -49,12 +49,15 @@ export function writeCount(kv: KvStore, name: Uint8Array, type: KeyType, count: 
   else kv.set(registryKey(name), encodeRegistryValue(type, count));
 }
 
-/** Deletes the data of `name` (of type `type`) and its registry entry. */
-export function deleteKey(kv: KvStore, name: Uint8Array, type: KeyType): void {
-  if (type === "string") {
+/**
+ * Deletes the existing key `name`, described by its registry `entry`: its
+ * data keys (none when its entries are inline) and its registry entry.
+ */
+export function deleteKey(kv: KvStore, name: Uint8Array, entry: RegistryEntry): void {
+  if (entry.type === "string") {
     kv.delete(stringKey(name));
-  } else {
-    const prefix = dataPrefix(type, name);
+  } else if (entry.inline === undefined) {
+    const prefix = dataPrefix(entry.type, name);
     // A data prefix starts with a type byte below 0xff, so it has an end.
     kv.deleteRange(prefix, prefixEnd(prefix)!);
   }

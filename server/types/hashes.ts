@@ -9,10 +9,9 @@
  */
 
 import type { KvStore } from "../kv/kv_store.ts";
-import { dataPrefix, hashFieldKey, prefixEnd } from "../kv/keys.ts";
-import { atomically, checkType, countOf, writeCount } from "./_registry.ts";
+import { countOf } from "./_registry.ts";
+import { getEntry, putEntries, rangeEntries, removeEntries } from "./collection.ts";
 import { scanNames } from "./keyspace.ts";
-import { latin1 } from "./_latin1.ts";
 
 /**
  * Sets the fields of the hash `name` to the given values (a field given
@@ -23,46 +22,17 @@ export function hset(
   name: Uint8Array,
   pairs: readonly (readonly [field: Uint8Array, value: Uint8Array])[],
 ): number {
-  return atomically(kv, () => {
-    const count = countOf(kv, name, "hash");
-    let added = 0;
-    // The fields of a new hash are new without looking (but for repeats).
-    const seen = count === 0 && pairs.length > 1 ? new Set<string>() : undefined;
-    for (let i = 0; i < pairs.length; i++) {
-      const key = hashFieldKey(name, pairs[i][0]);
-      if (seen !== undefined) {
-        const field = latin1(pairs[i][0]);
-        if (!seen.has(field)) {
-          seen.add(field);
-          added++;
-        }
-      } else if (count === 0 || kv.get(key) === undefined) {
-        added++;
-      }
-      kv.set(key, pairs[i][1]);
-    }
-    if (added > 0) writeCount(kv, name, "hash", count + added);
-    return added;
-  });
+  return putEntries(kv, name, "hash", pairs.map(([suffix, value]) => ({ suffix, value })));
 }
 
 /** The value of `field` in the hash `name`, or `undefined`. */
 export function hget(kv: KvStore, name: Uint8Array, field: Uint8Array): Uint8Array | undefined {
-  // A field entry exists only under a hash, so a hit needs no type check.
-  const value = kv.get(hashFieldKey(name, field));
-  if (value === undefined) checkType(kv, name, "hash");
-  return value;
+  return getEntry(kv, name, "hash", field);
 }
 
 /** Every field and value of the hash `name`, fields in byte order. */
 export function hgetall(kv: KvStore, name: Uint8Array): [field: Uint8Array, value: Uint8Array][] {
-  const start = dataPrefix("hash", name);
-  const pairs: [Uint8Array, Uint8Array][] = [];
-  for (const { key, value } of kv.scan({ start, end: prefixEnd(start) })) {
-    pairs.push([key.subarray(start.length), value]);
-  }
-  if (pairs.length === 0) checkType(kv, name, "hash");
-  return pairs;
+  return rangeEntries(kv, name, "hash").map(({ suffix, value }) => [suffix, value]);
 }
 
 /** The number of fields of the hash `name` (0 when it does not exist). */
@@ -75,16 +45,7 @@ export function hlen(kv: KvStore, name: Uint8Array): number {
  * the last field deletes the key.
  */
 export function hdel(kv: KvStore, name: Uint8Array, fields: readonly Uint8Array[]): number {
-  return atomically(kv, () => {
-    const count = countOf(kv, name, "hash");
-    if (count === 0) return 0;
-    let removed = 0;
-    for (const field of fields) {
-      if (kv.delete(hashFieldKey(name, field))) removed++;
-    }
-    if (removed > 0) writeCount(kv, name, "hash", count - removed);
-    return removed;
-  });
+  return removeEntries(kv, name, "hash", fields);
 }
 
 /** Whether the hash `name` has `field`. */

@@ -40,7 +40,7 @@ export function del(kv: KvStore, names: readonly Uint8Array[]): number {
     for (const name of names) {
       const entry = readEntry(kv, name);
       if (entry === undefined) continue;
-      deleteKey(kv, name, entry.type);
+      deleteKey(kv, name, entry);
       deleted++;
     }
     return deleted;

@@ -10,17 +10,10 @@
  * @module
  */
 
-import type { KvStore, ScanOptions } from "../kv/kv_store.ts";
-import {
-  DATA_HEADER_LENGTH,
-  dataPrefix,
-  keyAfter,
-  listIndexOf,
-  listItemKey,
-  prefixEnd,
-  UINT64_MAX,
-} from "../kv/keys.ts";
-import { atomically, checkType, countOf, writeCount } from "./_registry.ts";
+import type { KvStore } from "../kv/kv_store.ts";
+import { decodeUint64, encodeUint64, keyAfter, UINT64_MAX } from "../kv/keys.ts";
+import { countOf } from "./_registry.ts";
+import { type EntryRange, getEntry, putEntries, rangeEntries } from "./collection.ts";
 import { ValueError } from "./errors.ts";
 
 /** One list entry: its index and value. */
@@ -33,13 +26,7 @@ function checkIndex(index: bigint): void {
 /** Stores `value` at `index` of the list `name`, replacing any value there. */
 export function ladd(kv: KvStore, name: Uint8Array, index: bigint, value: Uint8Array): void {
   checkIndex(index);
-  atomically(kv, () => {
-    const count = countOf(kv, name, "list");
-    const key = listItemKey(name, index);
-    const isNew = count === 0 || kv.get(key) === undefined;
-    kv.set(key, value);
-    if (isNew) writeCount(kv, name, "list", count + 1);
-  });
+  putEntries(kv, name, "list", [{ suffix: encodeUint64(index), value }]);
 }
 
 /** The number of entries of the list `name` (0 when it does not exist). */
@@ -50,10 +37,7 @@ export function llen(kv: KvStore, name: Uint8Array): number {
 /** The value at exactly `index` of the list `name`, or `undefined`. */
 export function lindex(kv: KvStore, name: Uint8Array, index: bigint): Uint8Array | undefined {
   checkIndex(index);
-  // An item entry exists only under a list, so a hit needs no type check.
-  const value = kv.get(listItemKey(name, index));
-  if (value === undefined) checkType(kv, name, "list");
-  return value;
+  return getEntry(kv, name, "list", encodeUint64(index));
 }
 
 /**
@@ -84,28 +68,25 @@ export function lmrange(
 ): ListEntry[] {
   checkIndex(start);
   checkIndex(end);
-  const entries: ListEntry[] = [];
-  if (start <= end) {
-    const bounds = { start: listItemKey(name, start), end: keyAfter(listItemKey(name, end)) };
-    collect(kv, name, { ...bounds, limit }, entries);
+  if (start > end) {
+    countOf(kv, name, "list"); // the type check
+    return [];
   }
-  if (entries.length === 0) checkType(kv, name, "list");
-  return entries;
+  return entries(kv, name, {
+    start: encodeUint64(start),
+    end: keyAfter(encodeUint64(end)),
+    limit,
+  });
 }
 
 /** The entry of the list `name` with the greatest index, or `undefined`. */
 export function llast(kv: KvStore, name: Uint8Array): ListEntry | undefined {
-  const start = dataPrefix("list", name);
-  return last(kv, name, start, prefixEnd(start));
+  return entries(kv, name, { limit: 1, reverse: true })[0];
 }
 
 /** Every entry of the list `name`, in index order. */
 export function liter(kv: KvStore, name: Uint8Array): ListEntry[] {
-  const start = dataPrefix("list", name);
-  const entries: ListEntry[] = [];
-  collect(kv, name, { start, end: prefixEnd(start) }, entries);
-  if (entries.length === 0) checkType(kv, name, "list");
-  return entries;
+  return entries(kv, name, {});
 }
 
 /**
@@ -114,25 +95,14 @@ export function liter(kv: KvStore, name: Uint8Array): ListEntry[] {
  */
 export function lprev(kv: KvStore, name: Uint8Array, index: bigint): ListEntry | undefined {
   checkIndex(index);
-  return last(kv, name, dataPrefix("list", name), keyAfter(listItemKey(name, index)));
+  return entries(kv, name, { end: keyAfter(encodeUint64(index)), limit: 1, reverse: true })[0];
 }
 
-function collect(kv: KvStore, name: Uint8Array, bounds: ScanOptions, out: ListEntry[]): void {
-  const prefixLength = DATA_HEADER_LENGTH + name.length;
-  for (const { key, value } of kv.scan(bounds)) {
-    out.push([listIndexOf(key, prefixLength), value]);
-  }
-}
-
-function last(
-  kv: KvStore,
-  name: Uint8Array,
-  start: Uint8Array,
-  end: Uint8Array | undefined,
-): ListEntry | undefined {
-  for (const { key, value } of kv.scan({ start, end, limit: 1, reverse: true })) {
-    return [listIndexOf(key, start.length), value];
-  }
-  checkType(kv, name, "list");
-  return undefined;
+function entries(kv: KvStore, name: Uint8Array, range: EntryRange): ListEntry[] {
+  return rangeEntries(kv, name, "list", range).map(({ suffix, value }) => {
+    if (suffix.length !== 8) {
+      throw new RangeError(`Cannot decode list item: ${suffix.length} index bytes, expected 8`);
+    }
+    return [decodeUint64(suffix), value];
+  });
 }

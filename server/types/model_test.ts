@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { SqliteKvStore } from "../kv/sqlite_kv_store.ts";
 import type { KvStore } from "../kv/kv_store.ts";
 import { decodeRegistryValue, REGISTRY_PREFIX, typeOfByte } from "../kv/keys.ts";
+import { decodeInlineEntries, fitsInline } from "../kv/inline_entries.ts";
 import * as keyspace from "./keyspace.ts";
 import * as strings from "./strings.ts";
 import * as hashes from "./hashes.ts";
@@ -109,7 +110,8 @@ function randomOp(rand: () => number): Op {
   const fields = ["", "66", "6600", "0a", "ff", "00", "0d0a", "67"];
   const indexes = [0n, 1n, 2n, 255n, 256n, 1n << 32n, MAX - 1n, MAX];
   const value = (): Hex => {
-    const n = Math.floor(rand() * 4);
+    // Now and then a value too long to stay inline, so hashes and lists take both forms.
+    const n = rand() < 0.05 ? 520 + Math.floor(rand() * 300) : Math.floor(rand() * 4);
     let h = "";
     for (let i = 0; i < n; i++) h += pick(["00", "0d", "0a", "41", "ff"]);
     return h;
@@ -242,7 +244,8 @@ function randomOp(rand: () => number): Op {
       };
     },
     () => {
-      const ms = some(() => pick(fields));
+      // Now and then a long member, so sets outgrow the inline form too.
+      const ms = some(() => rand() < 0.05 ? "ab".repeat(600) + pick(fields) : pick(fields));
       return {
         label: `sadd ${name} ${ms}`,
         real: (kv) => sets.sadd(kv, key, ms.map(bytesOf)),
@@ -335,9 +338,12 @@ function randomOp(rand: () => number): Op {
   return pick(ops)();
 }
 
-/** Checks that every registry count matches the data entries, and nothing is orphaned. */
-function checkConsistency(kv: KvStore, model: Model): void {
-  const registry = new Map<Hex, { type: string; count: number }>();
+/**
+ * Checks that every registry count matches the key's entries (inline in the
+ * registry value, or as data keys, never both), and nothing is orphaned.
+ */
+function checkConsistency(kv: KvStore, model: Model, forms: Map<string, number>): void {
+  const registry = new Map<Hex, { type: string; count: number; inline?: Uint8Array }>();
   const data = new Map<Hex, { type: string; count: number; bytes: number }>();
   for (const { key, value } of kv.scan()) {
     if (key[0] === REGISTRY_PREFIX) {
@@ -352,12 +358,22 @@ function checkConsistency(kv: KvStore, model: Model): void {
     tally.count++;
     data.set(name, tally);
   }
-  assert.deepEqual([...registry.keys()].sort(), [...data.keys()].sort(), "registry vs data");
+  for (const name of data.keys()) assert.ok(registry.has(name), `data of ${name} has no registry`);
   for (const [name, entry] of registry) {
-    const tally = data.get(name)!;
+    assert.equal(entry.type, model.get(name)?.type);
+    const tally = data.get(name);
+    if (entry.inline !== undefined) {
+      assert.equal(tally, undefined, `inline key ${name} also has data keys`);
+      const entries = decodeInlineEntries(entry.inline);
+      assert.equal(entry.count, entries.length, name);
+      assert.ok(fitsInline(entries.length, entry.inline.length), name);
+      forms.set(`${entry.type} inline`, (forms.get(`${entry.type} inline`) ?? 0) + 1);
+      continue;
+    }
+    assert.ok(tally !== undefined, `key ${name} has neither inline entries nor data keys`);
     assert.equal(entry.type, tally.type);
     assert.equal(entry.count, entry.type === "string" ? tally.bytes : tally.count, name);
-    assert.equal(entry.type, model.get(name)?.type);
+    forms.set(`${entry.type} rows`, (forms.get(`${entry.type} rows`) ?? 0) + 1);
   }
   assert.equal(registry.size, model.size);
 }
@@ -367,6 +383,7 @@ for (const seed of [1, 2, 3, 20240611]) {
     const rand = prng(seed);
     const kv = SqliteKvStore.open(":memory:");
     let model: Model = new Map();
+    const forms = new Map<string, number>();
     const log: string[] = [];
     const apply = (op: Op) => {
       log.push(op.label);
@@ -405,9 +422,15 @@ for (const seed of [1, 2, 3, 20240611]) {
       } else {
         apply(randomOp(rand));
       }
-      if (step % 500 === 0) checkConsistency(kv, model);
+      if (step % 10 === 0) checkConsistency(kv, model, forms);
     }
-    checkConsistency(kv, model);
+    checkConsistency(kv, model, forms);
+    // Both forms of every collection type were seen along the way.
+    for (const type of ["hash", "set", "list"]) {
+      for (const form of ["inline", "rows"]) {
+        assert.ok(forms.has(`${type} ${form}`), `${type} ${form}`);
+      }
+    }
     kv.close();
   });
 }

@@ -27,7 +27,7 @@ export function get(kv: KvStore, name: Uint8Array): Uint8Array | undefined {
 export function set(kv: KvStore, name: Uint8Array, value: Uint8Array): void {
   atomically(kv, () => {
     const entry = readEntry(kv, name);
-    if (entry !== undefined && entry.type !== "string") deleteKey(kv, name, entry.type);
+    if (entry !== undefined && entry.type !== "string") deleteKey(kv, name, entry);
     write(kv, name, value, entry);
   });
 }
