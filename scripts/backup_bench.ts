@@ -5,7 +5,7 @@
  * client's peak RSS and the repository size.
  *
  *     deno run -A scripts/backup_bench.ts [--small N] [--large-mib M] [--storage local|sftp|s3]
- *                                         [--storage-bench] [--json FILE] [--no-restic]
+ *                                         [--storage-bench] [--json FILE] [--no-restic] [--rounds N]
  *
  * The dataset (deterministic): N small files (1–16 KiB, half of them
  * compressible text, in a tree of directories) plus three large files of
@@ -303,6 +303,9 @@ Options:
                       (scripts/storage_bench.ts)
   --no-restic         measure ddb only
   --json FILE         also write the results to FILE
+  --rounds N          run everything N times (each round from scratch, ddb then restic) and
+                      report the median of each phase with its range (1); on a shared or
+                      virtual machine single runs vary by 20% and more
   --dir DIR           work directory, kept (default: a new temp dir, removed)
   -h, --help          this help
 
@@ -315,18 +318,25 @@ interface BenchOptions {
   storage: BackupStorage["kind"];
   storageBench: boolean;
   restic: boolean;
-  json?: string;
 }
 
-/** Runs the benchmark in `work`; what must be undone goes to `teardown`. Resolves with the exit code. */
+/** What one round measured. */
+interface RoundResult {
+  results: PhaseResult[];
+  /** Bytes of the dataset. */
+  bytes: number;
+  /** Whether a tool failed to set up (its phases are missing). */
+  failed: boolean;
+}
+
+/** Runs one round of the benchmark in `work`; what must be undone goes to `teardown`. */
 async function runBench(
   options: BenchOptions,
   work: string,
   teardown: Teardown,
   signal: AbortSignal,
-): Promise<number> {
+): Promise<RoundResult> {
   const { small, largeMiB } = options;
-  const loadBefore = Deno.loadavg();
   const src = join(work, "src");
   const serverDir = join(work, "ddb-server");
   console.error(`starting the ${options.storage} storage …`);
@@ -441,25 +451,56 @@ async function runBench(
     }
   }
 
-  const loadAfter = Deno.loadavg();
+  return { results, bytes, failed };
+}
+
+/** The median of `values` (the mean of the middle two for an even count). */
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Prints the results: one row per tool and phase, the median over rounds with the range. */
+function report(
+  results: PhaseResult[],
+  run: {
+    small: number;
+    largeMiB: number;
+    bytes: number;
+    storage: string;
+    rounds: number;
+    loadBefore: number[];
+  },
+): void {
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
   console.log(
-    `\nDataset: ${small} small files + 3 x ${largeMiB} MiB = ${(bytes / MiB).toFixed(0)} MiB\n` +
-      `Storage: ${options.storage}\n` +
-      `Load average (1, 5, 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after\n`,
+    `\nDataset: ${run.small} small files + 3 x ${run.largeMiB} MiB = ` +
+      `${(run.bytes / MiB).toFixed(0)} MiB\n` +
+      `Storage: ${run.storage}\n` +
+      (run.rounds > 1 ? `Rounds: ${run.rounds} (median, [min–max] of seconds)\n` : "") +
+      `Load average (1, 5, 15 min): ${load(run.loadBefore)} before, ` +
+      `${load(Deno.loadavg())} after\n`,
   );
   console.log(
     "| storage | tool | phase | seconds | MB/s | CPU s (ddb: client + server) | peak RSS MiB | repo MiB |",
   );
   console.log("|---|---|---|---|---|---|---|---|");
-  for (const r of results) {
+  const rows = Map.groupBy(results, (r) => `${r.storage}\0${r.tool}\0${r.phase}`);
+  for (const group of rows.values()) {
+    const r = group[0];
+    const seconds = group.map((g) => g.seconds);
+    const range = group.length > 1
+      ? ` [${Math.min(...seconds).toFixed(2)}–${Math.max(...seconds).toFixed(2)}]`
+      : "";
+    const m = (f: (g: PhaseResult) => number, digits: number) =>
+      Number(median(group.map(f)).toFixed(digits));
     console.log(
-      `| ${r.storage} | ${r.tool} | ${r.phase} | ${r.seconds} | ${r.mbPerSecond} | ` +
-        `${r.cpuSeconds} | ${r.peakRssMiB} | ${r.repoMiB} |`,
+      `| ${r.storage} | ${r.tool} | ${r.phase} | ${m((g) => g.seconds, 2)}${range} | ` +
+        `${m((g) => g.mbPerSecond, 1)} | ${m((g) => g.cpuSeconds, 1)} | ` +
+        `${Math.max(...group.map((g) => g.peakRssMiB))} | ${m((g) => g.repoMiB, 0)} |`,
     );
   }
-  if (options.json) await Deno.writeTextFile(options.json, JSON.stringify(results, null, 2));
-  return failed || results.some((r) => r.code !== 0) ? 1 : 0;
 }
 
 async function main(): Promise<number> {
@@ -475,6 +516,7 @@ async function main(): Promise<number> {
         json: { type: "string" },
         "no-restic": { type: "boolean", default: false },
         dir: { type: "string" },
+        rounds: { type: "string", default: "1" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -488,8 +530,15 @@ async function main(): Promise<number> {
   }
   const small = Number(values.small);
   const largeMiB = Number(values["large-mib"]);
+  const rounds = Number(values.rounds);
   if (!Number.isSafeInteger(small) || small < 0 || !(largeMiB >= 0)) {
     console.error(`bench:backup: --small and --large-mib take non-negative numbers\n\n${HELP}`);
+    return 2;
+  }
+  if (!Number.isSafeInteger(rounds) || rounds < 1) {
+    console.error(
+      `bench:backup: --rounds takes a positive integer, not "${values.rounds}"\n\n${HELP}`,
+    );
     return 2;
   }
   const storage = values.storage;
@@ -506,23 +555,44 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   const teardown = new Teardown();
   try {
-    const work = values.dir ?? await Deno.makeTempDir({ prefix: "ddb-backup-bench-" });
-    if (values.dir === undefined) {
-      teardown.add(() => Deno.remove(work, { recursive: true }));
+    const options: BenchOptions = {
+      small,
+      largeMiB,
+      storage,
+      storageBench: values["storage-bench"],
+      restic: !values["no-restic"],
+    };
+    const loadBefore = Deno.loadavg();
+    const results: PhaseResult[] = [];
+    let bytes = 0;
+    let failed = false;
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) console.error(`round ${round} of ${rounds}`);
+      let work: string;
+      if (values.dir === undefined) {
+        work = await Deno.makeTempDir({ prefix: "ddb-backup-bench-" });
+      } else {
+        work = rounds > 1 ? join(values.dir, `round-${round}`) : values.dir;
+        await Deno.mkdir(work, { recursive: true });
+      }
+      // Each round stops its servers and (unless kept) removes its files before the next.
+      const roundTeardown = new Teardown();
+      teardown.add(() => roundTeardown.run());
+      if (values.dir === undefined) roundTeardown.add(() => Deno.remove(work, { recursive: true }));
+      const round1 = await runBench(
+        { ...options, storageBench: options.storageBench && round === 1 },
+        work,
+        roundTeardown,
+        interrupt.signal,
+      );
+      await roundTeardown.run();
+      results.push(...round1.results);
+      bytes = round1.bytes;
+      failed ||= round1.failed;
     }
-    return await runBench(
-      {
-        small,
-        largeMiB,
-        storage,
-        storageBench: values["storage-bench"],
-        restic: !values["no-restic"],
-        json: values.json,
-      },
-      work,
-      teardown,
-      interrupt.signal,
-    );
+    report(results, { small, largeMiB, bytes, storage, rounds, loadBefore });
+    if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(results, null, 2));
+    return failed || results.some((r) => r.code !== 0) ? 1 : 0;
   } catch (error) {
     const message = interrupt.signal.aborted
       ? "interrupted"
