@@ -198,12 +198,13 @@ async function mapLimit<T, R>(
  * The least weight a chunk takes of the memory budget. Small chunks weigh
  * more than their bytes so that the budget also bounds how many chunks (and
  * files, with their promises and buffers) wait for the server at once: at
- * most 1,024 in the 32 MiB budget. With small files the server's round trips
+ * most 512 in the 32 MiB budget. With small files the server's round trips
  * set the pace, so enough of them must be in flight to fill its packs and
  * group commits: 128 (a 256 KiB weight) left both processes idle a third of
- * the time, 1,024 was 10–15% faster (docs/benchmarks.md, session 4).
+ * the time; 512 and 1,024 were both 10–15% faster, and 1,024 took the
+ * client's peak RSS over 300 MiB (316) where 512 stays under 280 (session 4).
  */
-const MIN_CHUNK_WEIGHT = 32 * 1024;
+const MIN_CHUNK_WEIGHT = 64 * 1024;
 
 function budgetWeight(bytes: number): number {
   return Math.max(bytes, MIN_CHUNK_WEIGHT);
