@@ -71,8 +71,11 @@ export interface SnapshotReader {
   readMeta(key: string): Promise<NodeMeta>;
   /** The meta keys of a directory's children. */
   readDir(key: string): Promise<string[]>;
-  /** A file's chunks in order, with their end offsets. */
-  readContent(key: string): Promise<PlacedChunk[]>;
+  /**
+   * A file's chunks in order, with their end offsets, from its content ref
+   * (`size`, the file's, is needed for a `b:<id>` ref: `Repository.readContent`).
+   */
+  readContent(key: string, size?: number): Promise<PlacedChunk[]>;
   /** A blob's bytes, verified against its id. */
   getBlob(id: string): Promise<Uint8Array>;
 }
@@ -373,7 +376,11 @@ export class SnapshotFs implements FileSystem {
       throw new FsError(Errno.EINVAL, `Cannot open ${ino}: not a regular file`);
     }
     const ref = node.ref!;
-    const chunks = await this.#io("read file contents", { ino, ref }, () => this.#content(ref));
+    const chunks = await this.#io(
+      "read file contents",
+      { ino, ref },
+      () => this.#content(ref, node.attr.size),
+    );
     const reader = new FileReader(chunks, this.#blobs, { readAhead: this.#readAhead });
     if (reader.size !== node.attr.size) {
       this.#logger.warn("mount.size_mismatch", {
@@ -618,11 +625,11 @@ export class SnapshotFs implements FileSystem {
     });
   }
 
-  #content(ref: string): Promise<PlacedChunk[]> {
+  #content(ref: string, size: number): Promise<PlacedChunk[]> {
     const cached = this.#contents.get(ref);
     if (cached !== undefined) return Promise.resolve(cached);
     return this.#shared(ref, async () => {
-      const chunks = await this.#reader.readContent(ref);
+      const chunks = await this.#reader.readContent(ref, size);
       this.#contents.set(ref, chunks, chunks.length + 1);
       return chunks;
     });

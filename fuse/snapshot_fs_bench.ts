@@ -50,7 +50,7 @@ const { snapshot } = await backup(
 );
 await Deno.remove(source, { recursive: true });
 const node = await resolvePath(repo, snapshot.ref, ["big.bin"]);
-const chunks = await repo.readContent(node.meta.ref!);
+const chunks = await repo.readContent(node.meta.ref!, node.meta.size);
 const silent = { debug() {}, warn() {} };
 
 async function copy(reader: SnapshotReader, readAhead: number): Promise<void> {
@@ -74,7 +74,7 @@ function delayed(delayMs: number): SnapshotReader {
     listSnapshots: () => repo.listSnapshots(),
     readMeta: (key) => repo.readMeta(key),
     readDir: (key) => repo.readDir(key),
-    readContent: (key) => repo.readContent(key),
+    readContent: (key, size) => repo.readContent(key, size),
     getBlob: async (id) => {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       return await repo.getBlob(id);

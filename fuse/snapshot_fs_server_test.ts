@@ -50,7 +50,7 @@ Deno.test("SnapshotFs reads files backed up to a real server by the backup engin
     const file = await resolve(fs, ["latest", name, "big.bin"]);
     assert.equal(file.size, big.length);
     const node = await resolvePath(repo, first.snapshot.ref, ["big.bin"]);
-    const chunks = await repo.readContent(node.meta.ref!);
+    const chunks = await repo.readContent(node.meta.ref!, node.meta.size);
     assert.ok(chunks.length > 10, `${chunks.length} chunks`);
 
     // A sequential copy in the kernel's 128 KiB pieces.

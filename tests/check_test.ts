@@ -276,7 +276,8 @@ Deno.test("check: a deleted file meta and content list (redis-cli DEL) are repor
   if (!canRunWith("redis-cli", "redis-tools")) return;
   await withRepo(async ({ server, env, snapshots }) => {
     const same = await refOf(server, snapshots[1], ["same-1.bin"]);
-    const other = await refOf(server, snapshots[1], ["a", "b", "other.txt"]);
+    // big.bin has several chunks, so a content list (a one-chunk file has a b:<id> ref).
+    const other = await refOf(server, snapshots[1], ["a", "b", "big.bin"]);
     for (const key of [same.metaKey, other.ref!]) {
       const del = await redisCli(server.port, ["DEL", key]);
       assert.equal(del.stdout.trim(), "1", del.stderr);
@@ -292,8 +293,8 @@ Deno.test("check: a deleted file meta and content list (redis-cli DEL) are repor
       `${snapshots[1]} /`,
     ]);
     assertPlaces(json.summary, other.ref!, [
-      `${snapshots[0]} /a/b/other.txt`,
-      `${snapshots[1]} /a/b/other.txt`,
+      `${snapshots[0]} /a/b/big.bin`,
+      `${snapshots[1]} /a/b/big.bin`,
     ]);
   });
 });

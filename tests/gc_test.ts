@@ -99,9 +99,10 @@ async function reachable(
     if (meta.ref?.startsWith("d:")) {
       keys.add(meta.ref);
       for (const child of await repo.readDir(meta.ref)) await walk(child);
-    } else if (meta.ref?.startsWith("c:")) {
-      const chunks = await repo.readContent(meta.ref);
-      if (chunks.length > 0) keys.add(meta.ref);
+    } else if (meta.ref?.startsWith("c:") || meta.ref?.startsWith("b:")) {
+      const chunks = await repo.readContent(meta.ref, meta.size);
+      // A content list is a key; a one-chunk file's b:<id> ref is not.
+      if (chunks.length > 0 && meta.ref.startsWith("c:")) keys.add(meta.ref);
       for (const chunk of chunks) {
         blobs.add(chunk.id);
         if (chunk.size >= PACK_BELOW) standalone.add(chunk.id);

@@ -16,8 +16,7 @@ import { chunkBuffer, chunkStream } from "../chunker/mod.ts";
 import { type ChunkerParams, DEFAULT_PARAMS } from "../chunker/params.ts";
 import {
   type ChunkRef,
-  contentId,
-  contentKey,
+  contentRefOf,
   dirKeyOf,
   metaFields,
   metaKeyOf,
@@ -523,8 +522,9 @@ class BackupRun {
       await uploads.finish();
       throw error;
     }
-    const key = contentKey(contentId(chunks));
-    if (!this.#options.dryRun && chunks.length > 0) {
+    // One chunk: the file's ref names its blob, no list (schema version 3).
+    const key = contentRefOf(chunks);
+    if (!this.#options.dryRun && chunks.length > 1) {
       this.#write(this.#ports.repo.writeContent(key, chunks));
     }
     return { key, size, chunks: chunks.length };

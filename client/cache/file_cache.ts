@@ -66,7 +66,7 @@ export interface FileStat {
 
 /** What a file was stored as. */
 export interface CachedFile {
-  /** `c:<K>`: the file's content list. */
+  /** The file's content ref: `c:<K>` (its content list) or `b:<id>` (its one chunk). */
   contentKey: string;
   /** Number of chunks in it. */
   chunks: number;
@@ -180,8 +180,10 @@ function checkStat(path: string, stat: FileStat): void {
 }
 
 function checkEntry(path: string, entry: CachedFile): void {
-  if (!entry.contentKey.startsWith("c:")) {
-    throw new TypeError(`Cannot record "${path}": content key "${entry.contentKey}" is not c:<K>`);
+  if (!entry.contentKey.startsWith("c:") && !/^b:[0-9a-f]{64}$/.test(entry.contentKey)) {
+    throw new TypeError(
+      `Cannot record "${path}": content key "${entry.contentKey}" is not c:<K> nor b:<id>`,
+    );
   }
   if (entry.metaKey !== undefined && !entry.metaKey.startsWith("m:")) {
     throw new TypeError(`Cannot record "${path}": meta key "${entry.metaKey}" is not m:<M>`);

@@ -11,6 +11,8 @@
  *    size equals its content's length; each snapshot's counters (files,
  *    dirs, bytes) equal its tree's; every chunk's blob is on the server
  *    (BMULTIEXISTS in batches; the server answers from its blob index).
+ *    A one-chunk file's `b:<id>` ref (schema version 3) names its blob
+ *    directly: there is no list to read, the blob is checked as above.
  * 3. Data (`readData`): the chosen blobs are downloaded; the server verifies
  *    each one's hash as it reads it from its storage, the client hashes the
  *    bytes it receives again. Only this level notices a blob file that the
@@ -41,6 +43,7 @@ import { ServerReplyError } from "../remote/resp_client.ts";
 import type { GroupEntry, PlacedChunk, Repository } from "../repo/repository.ts";
 import { recordId } from "../snapshot/canonical.ts";
 import {
+  blobIdOfRef,
   contentId,
   contentKey,
   groupKey,
@@ -511,6 +514,11 @@ class Checker {
       }
       return v.bad;
     };
+    const blob = blobIdOfRef(ref);
+    if (blob !== undefined) {
+      // The file is its one blob (schema version 3): no list to read.
+      return { verdict: this.#blobs.check(blob) };
+    }
     const started = await this.#content(ref);
     if ("verdict" in started) return { verdict: sized(started.verdict) };
     return { verdict: quiet(started.pending.then(sized)) };
@@ -613,6 +621,8 @@ class Checker {
       const ref = entry.meta.ref;
       if (ref === undefined) continue;
       here(ref, path);
+      const blob = blobIdOfRef(ref);
+      if (blob !== undefined) here(blob, path);
       for (const id of this.#badContents.get(ref)?.blobs ?? []) here(id, path);
     }
   }

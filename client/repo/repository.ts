@@ -21,6 +21,7 @@ import {
 } from "../remote/resp_client.ts";
 import type { RespValue } from "../remote/reply_decoder.ts";
 import {
+  blobIdOfRef,
   type ChunkRef,
   groupKey,
   GROUPS_KEY,
@@ -255,12 +256,21 @@ export class Repository {
   }
 
   /**
-   * A file's chunks in order, with their end offsets. Read on a connection
-   * of small blobs (when there are some), not the metadata one: a walk of a
-   * tree queues thousands of reads there, which a restore's content lists
-   * need not wait behind.
+   * A file's chunks in order, with their end offsets, from its content ref:
+   * a `c:<K>` list is read on a connection of small blobs (when there are
+   * some), not the metadata one: a walk of a tree queues thousands of reads
+   * there, which a restore's content lists need not wait behind. A `b:<id>`
+   * ref is the one chunk `id` of `size` bytes, the file's size from its
+   * meta (required then), without asking the server.
    */
-  async readContent(key: string): Promise<PlacedChunk[]> {
+  async readContent(key: string, size?: number): Promise<PlacedChunk[]> {
+    const blob = blobIdOfRef(key);
+    if (blob !== undefined) {
+      if (size === undefined || !Number.isSafeInteger(size) || size <= 0) {
+        throw new SchemaError(`Cannot read content "${key}": no valid size (${size}) for it`);
+      }
+      return [{ id: blob, size, end: size }];
+    }
     if (!key.startsWith("c:")) throw new SchemaError(`Cannot read content "${key}"`);
     const connection = this.#blobs.length > 0 ? this.#blobConnection(0) : this.#meta;
     const flat = asArray(await connection.call("LITER", key, "WITH", "INDEX"));

@@ -662,7 +662,9 @@ export async function restore(
    * file. Each job holds a slot of `files`, given back when it is done.
    */
   const runBatch = async (jobs: readonly FileJob[]): Promise<void> => {
-    const lists = await Promise.allSettled(jobs.map((job) => source.readContent(job.meta.ref!)));
+    const lists = await Promise.allSettled(
+      jobs.map((job) => source.readContent(job.meta.ref!, job.meta.size)),
+    );
     const tasks: Promise<void>[] = [];
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i];

@@ -288,7 +288,7 @@ withServer("restore() with verify re-reads what it wrote", async ({ repo, tmp })
   const lying: RestoreSource = {
     readMeta: (key) => repo.readMeta(key),
     readDir: (key) => repo.readDir(key),
-    readContent: (key) => repo.readContent(key),
+    readContent: (key, size) => repo.readContent(key, size),
     getBlob: async (id) => {
       const data = (await repo.getBlob(id)).slice();
       if (id === sha256(B)) data[7] ^= 0xff;
@@ -656,7 +656,7 @@ withServer(
     const counting: RestoreSource = {
       readMeta: (key) => repo.readMeta(key),
       readDir: (key) => repo.readDir(key),
-      readContent: (key) => repo.readContent(key),
+      readContent: (key, size) => repo.readContent(key, size),
       getBlob: (id, size) => {
         fetched.push(id);
         return repo.getBlob(id, size);

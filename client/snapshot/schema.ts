@@ -1,6 +1,6 @@
 /**
- * The backup metadata schema (version 2; version 1 is still read), written
- * with the server's types.
+ * The backup metadata schema (version 3; versions 1 and 2 are still read),
+ * written with the server's types.
  * See docs/data-model.md, "Backup metadata schema", for the full description.
  *
  * Keys (strings on the server):
@@ -16,10 +16,16 @@
  *   index = snapshot time in µs since the epoch, value = `s:<S>`.
  * - `ddb:snapshots` set — every snapshot key (the truth for listing).
  * - `ddb:groups` set — every group key.
- * - `ddb:schema` string — the newest schema version written, "2".
+ * - `ddb:schema` string — the newest schema version written, "3".
+ *
+ * A file of exactly one chunk has no content list: its ref is `b:<blob id>`
+ * (version 3), the chunk being the whole file (its size is the file's). Most
+ * files of a tree are that small; a list for each cost the server a command
+ * and a row per file. Versions 1 and 2 wrote `c:<K>` for every file, and
+ * `c:<K>` refs stay valid (a cached file keeps its old ref).
  *
  * References and attributes are kept apart: a meta hash has two fields,
- * `ref` (`c:<K>` or `d:<D>`, absent for other types) and `attrs` (name, type,
+ * `ref` (`c:<K>`, `b:<id>` or `d:<D>`, absent for other types) and `attrs` (name, type,
  * size, mode, owner, mtime, … in one value: ./attrs.ts); in a snapshot the
  * reference is `ref` (`m:<M>`). A later client-side encryption may hide the
  * attributes while the server can still follow references for garbage
@@ -34,9 +40,9 @@ import { listId, recordId } from "./canonical.ts";
 import { decodeAttrs, encodeAttrs } from "./attrs.ts";
 
 /** The schema version written by this client. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 /** The schema versions this client reads. */
-export const READABLE_SCHEMA_VERSIONS: readonly number[] = [1, 2];
+export const READABLE_SCHEMA_VERSIONS: readonly number[] = [1, 2, 3];
 /** String key holding the schema version. */
 export const SCHEMA_KEY = "ddb:schema";
 /** Set of every snapshot key. */
@@ -65,6 +71,27 @@ export function contentKey(id: string): string {
   return `c:${id}`;
 }
 
+const BLOB_REF = /^b:[0-9a-f]{64}$/;
+
+/** `b:<id>`: the ref of a file whose content is the one blob `id`. */
+export function blobRef(id: string): string {
+  return `b:${id}`;
+}
+
+/** The blob id of a `b:<id>` ref, or `undefined` for any other string. */
+export function blobIdOfRef(ref: string): string | undefined {
+  return BLOB_REF.test(ref) ? ref.slice(2) : undefined;
+}
+
+/**
+ * The ref of a file with content `chunks` (schema version 3): `b:<id>` for
+ * exactly one chunk, else `c:<K>` of the list (an empty file's list is
+ * never written: readers know its key).
+ */
+export function contentRefOf(chunks: readonly ChunkRef[]): string {
+  return chunks.length === 1 ? blobRef(chunks[0].id) : contentKey(contentId(chunks));
+}
+
 /** `d:<D>` of a directory whose children have the given meta keys (any order). */
 export function dirKeyOf(childMetaKeys: readonly string[]): string {
   return `d:${listId("dir", [...childMetaKeys].sort())}`;
@@ -86,7 +113,7 @@ export interface NodeMeta {
   gid: number;
   /** Modification time, ns since the epoch. */
   mtimeNs: bigint;
-  /** `c:<K>` for files, `d:<D>` for directories; absent otherwise. */
+  /** `c:<K>` or `b:<id>` for files, `d:<D>` for directories; absent otherwise. */
   ref?: string;
   /** Symlink target bytes. */
   target?: Uint8Array;
@@ -97,7 +124,7 @@ export interface NodeMeta {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The fields of a meta hash (schema version 2): `attrs` and, for files and dirs, `ref`. */
+/** The fields of a meta hash (schema versions 2 and 3): `attrs` and, for files and dirs, `ref`. */
 export function metaFields(meta: NodeMeta): Map<string, Uint8Array> {
   const fields = new Map<string, Uint8Array>([["attrs", encodeAttrs(meta)]]);
   if (meta.ref !== undefined) fields.set("ref", encoder.encode(meta.ref));
@@ -161,7 +188,10 @@ function integerField(fields: ReadonlyMap<string, Uint8Array>, name: string, key
 export function parseMeta(key: string, fields: ReadonlyMap<string, Uint8Array>): NodeMeta {
   const attrs = fields.get("attrs");
   const meta = attrs === undefined ? parseMetaV1(key, fields) : parseMetaV2(key, attrs, fields);
-  if (meta.type === "file" && !meta.ref?.startsWith("c:")) {
+  if (
+    meta.type === "file" &&
+    !(meta.ref?.startsWith("c:") || (meta.ref !== undefined && BLOB_REF.test(meta.ref)))
+  ) {
     throw new SchemaError(`Cannot read meta "${key}": a file without a content ref`);
   }
   if (meta.type === "dir" && !meta.ref?.startsWith("d:")) {

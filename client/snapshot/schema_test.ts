@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import {
+  blobIdOfRef,
+  contentId,
+  contentKey,
+  contentRefOf,
   metaFields,
   metaFieldsV1,
   metaKeyOf,
@@ -69,7 +73,7 @@ Deno.test("parseMeta refuses malformed schema 2 metas", () => {
   assert.throws(() => parseMeta("m:f", fifo), /a fifo with a ref/);
 });
 
-Deno.test("parseSnapshot reads schema 1 and 2 snapshots and refuses newer ones", () => {
+Deno.test("parseSnapshot reads schema 1, 2 and 3 snapshots and refuses newer ones", () => {
   const snapshot: Snapshot = {
     ref: "m:" + "ef".repeat(32),
     host: "nas",
@@ -85,11 +89,45 @@ Deno.test("parseSnapshot reads schema 1 and 2 snapshots and refuses newer ones",
     client: "0.1.0",
   };
   const fields = snapshotFields(snapshot);
-  assert.equal(new TextDecoder().decode(fields.get("schema")), "2");
+  assert.equal(new TextDecoder().decode(fields.get("schema")), "3");
   assert.deepEqual(parseSnapshot("s:x", fields), snapshot);
   assert.deepEqual(parseSnapshot("s:x", new Map([...fields, ["schema", bytes("1")]])), snapshot);
+  assert.deepEqual(parseSnapshot("s:x", new Map([...fields, ["schema", bytes("2")]])), snapshot);
   assert.throws(
-    () => parseSnapshot("s:x", new Map([...fields, ["schema", bytes("3")]])),
-    /schema "3" is not one of 1, 2/,
+    () => parseSnapshot("s:x", new Map([...fields, ["schema", bytes("4")]])),
+    /schema "4" is not one of 1, 2, 3/,
+  );
+});
+
+Deno.test("a one-chunk file's ref names its blob (schema 3); longer contents have a list", () => {
+  const id = "ab".repeat(32);
+  const other = "cd".repeat(32);
+  assert.equal(contentRefOf([{ id, size: 10 }]), `b:${id}`);
+  assert.equal(blobIdOfRef(`b:${id}`), id);
+  assert.equal(blobIdOfRef(`c:${id}`), undefined);
+  assert.equal(blobIdOfRef(`b:${id.toUpperCase()}`), undefined);
+  assert.equal(blobIdOfRef(`b:${id}0`), undefined);
+  const two = [{ id, size: 10 }, { id: other, size: 5 }];
+  assert.equal(contentRefOf(two), contentKey(contentId(two)));
+  assert.equal(contentRefOf([]), contentKey(contentId([])));
+  // A file meta may hold either ref; a b: ref must name a blob id.
+  const meta: NodeMeta = {
+    name: bytes("f"),
+    type: "file",
+    size: 10,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeNs: 1n,
+    ref: `b:${id}`,
+  };
+  assert.deepEqual(parseMeta("m:x", metaFields(meta)), meta);
+  assert.throws(
+    () => parseMeta("m:x", metaFields({ ...meta, ref: "b:nothex" })),
+    /a file without a content ref/,
+  );
+  assert.throws(
+    () => parseMeta("m:x", metaFields({ ...meta, type: "dir" })),
+    /a directory without a dir ref/,
   );
 });

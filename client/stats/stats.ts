@@ -92,9 +92,9 @@ export async function collectStats(
   const slots = new Semaphore(options.contentWindow ?? 1024);
   let failure: unknown;
 
-  const readContent = async (ref: string) => {
+  const readContent = async (ref: string, size: number) => {
     try {
-      for (const chunk of await source.readContent(ref)) {
+      for (const chunk of await source.readContent(ref, size)) {
         if (blobs.has(chunk.id)) continue;
         blobs.add(chunk.id);
         stats.blobs++;
@@ -124,7 +124,7 @@ export async function collectStats(
       contents.add(ref!);
       stats.contents++;
       await slots.acquire();
-      readContent(ref!).catch((error) => {
+      readContent(ref!, entry.meta.size).catch((error) => {
         failure ??= error;
       });
     }

@@ -1,7 +1,8 @@
 /**
  * Internal: the key names of the backup metadata schema (docs/data-model.md)
  * as the garbage collector reads them, as raw bytes: `m:`, `c:`, `d:`, `s:`
- * followed by a lowercase hex SHA-256, and hex blob ids.
+ * followed by a lowercase hex SHA-256, hex blob ids, and a one-chunk file's
+ * `b:<blob id>` ref.
  *
  * @module
  */
@@ -14,6 +15,8 @@ const encoder = new TextEncoder();
 export const META_PREFIX: Uint8Array = encoder.encode("m:");
 /** `c:`: a file's content list. */
 export const CONTENT_PREFIX: Uint8Array = encoder.encode("c:");
+/** `b:`: the ref of a file that is one blob (schema version 3; not a key). */
+export const BLOB_REF_PREFIX: Uint8Array = encoder.encode("b:");
 /** `d:`: a directory's set of members. */
 export const DIR_PREFIX: Uint8Array = encoder.encode("d:");
 /** `s:`: a snapshot hash. */

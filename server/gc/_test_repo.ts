@@ -121,6 +121,11 @@ export class Repo {
     return this.meta(name, "file", content);
   }
 
+  /** A one-chunk file node (schema version 3): its ref is `b:<id>`, no content list. */
+  oneChunkFile(name: string, id: string): string {
+    return this.meta(name, "file", `b:${id}`);
+  }
+
   /** A directory node over `members` (meta keys); `dirName` overrides the d: key. */
   dir(name: string, members: string[], dirName?: string): string {
     const dir = dirName ?? `d:${blobIdOf(encoder.encode(members.join(",")))}`;

@@ -144,3 +144,23 @@ Deno.test("gc: pauses between slices so other work runs", async () => {
     }
   });
 });
+
+Deno.test("gc: a one-chunk file's b:<id> ref keeps its blob; a forgotten one's blob goes", async () => {
+  await withRepo(async (repo) => {
+    const { ids: [kept, dropped] } = await repo.packed([blob("kept"), blob("dropped")]);
+    const keptFile = repo.oneChunkFile("kept.txt", kept);
+    const one = repo.snapshot(repo.dir("root", [keptFile, repo.oneChunkFile("bad", "zz")]), "one");
+    const old = repo.snapshot(repo.dir("root", [repo.oneChunkFile("old.txt", dropped)]), "old");
+    repo.forget(old);
+
+    const summary = await repo.gc({ graceMs: HOUR });
+    assert.equal(summary.snapshots, 1);
+    assert.equal(summary.dangling, 1, "b:zz names no blob");
+    assert.equal(summary.contents.deleted, 0, "no content lists at all");
+    assert.equal(summary.blobsDeleted, 1);
+    assert.ok(repo.has(one) && repo.has(keptFile));
+    assert.ok(blobIndex.has(repo.kv, kept));
+    assert.ok(!blobIndex.has(repo.kv, dropped));
+    assert.deepEqual(await repo.readPacked(kept), blob("kept"));
+  });
+});

@@ -2,8 +2,9 @@
  * The mark phase of garbage collection: from every snapshot in
  * `ddb:snapshots`, follow the references of the backup metadata schema
  * (docs/data-model.md) — a snapshot's `ref` to its root meta, a meta's `ref`
- * to its directory set or content list, a directory's members to their
- * metas, a content list's values to blobs — and mark what is reached.
+ * to its directory set or content list (or, for a one-chunk file, `b:<id>`
+ * straight to its blob), a directory's members to their metas, a content
+ * list's values to blobs — and mark what is reached.
  *
  * Directories are content-addressed, so an unchanged subtree is the same
  * `d:` key in every snapshot: each is walked once (an exact set), which
@@ -30,6 +31,7 @@ import { WrongTypeError } from "../types/errors.ts";
 import type { Marks } from "./marks.ts";
 import type { Pacer } from "./pacer.ts";
 import {
+  BLOB_REF_PREFIX,
   CONTENT_PREFIX,
   decodeHexId,
   DIR_PREFIX,
@@ -160,6 +162,11 @@ export async function mark(kv: KvStore, marks: Marks, pacer: Pacer): Promise<Mar
       // Symlinks and other non-files have no ref.
     } else if (hasPrefix(ref, CONTENT_PREFIX)) {
       await visitContent(ref);
+    } else if (hasPrefix(ref, BLOB_REF_PREFIX)) {
+      // A one-chunk file: its ref names the blob, no list in between.
+      stats.chunkRefs++;
+      if (decodeHexId(ref, 2, digest)) marks.markBlob(digest);
+      else stats.dangling++;
     } else if (hasPrefix(ref, DIR_PREFIX)) {
       await visitDir(ref);
     } else {
