@@ -233,3 +233,50 @@ Deno.test("backup: an unreadable entry is reported and exits 3; bad usage exits 
     assert.match(missing.stderr, /nope/);
   });
 });
+
+Deno.test("backup: directories the cache knows are not re-sent; every snapshot stays whole", async () => {
+  await withServer(async (server, dir) => {
+    const env = clientEnv(server, dir);
+    const src = join(dir, "src");
+    await makeTree(src);
+    const readAll = async (root: string) =>
+      Promise.all(
+        ["a/small.txt", "a/b/big.bin", "same-1.bin"].map((p) => Deno.readFile(join(root, p))),
+      );
+    const original = await readAll(src);
+    assert.equal((await backupJson(env, [src])).code, 0);
+    // Unchanged: every directory's set and meta is known to the cache.
+    const second = await backupJson(env, [src]);
+    assert.equal(second.code, 0, second.stderr);
+    // Changed in place: the directory "a" keeps its own stat, not its set.
+    await Deno.writeTextFile(join(src, "a", "small.txt"), "changed in place\n");
+    const third = await backupJson(env, [src]);
+    assert.equal(third.code, 0, third.stderr);
+    assert.equal(third.summary.filesUnchanged, 5);
+
+    const restoreAndRead = async (snapshot: string | null, name: string) => {
+      assert.ok(snapshot !== null);
+      const target = join(dir, name);
+      const restored = await runDdb(["restore", snapshot, target], env);
+      assert.equal(restored.code, 0, restored.stderr);
+      return await readAll(target);
+    };
+    assert.deepEqual(await restoreAndRead(second.summary.snapshot, "second"), original);
+    const latest = await restoreAndRead(third.summary.snapshot, "third");
+    assert.equal(new TextDecoder().decode(latest[0]), "changed in place\n");
+    assert.deepEqual(latest.slice(1), original.slice(1));
+
+    // Only the latest snapshot left, and garbage collected: it is still whole.
+    const forget = await runDdb(["forget", "--keep-last", "1"], env);
+    assert.equal(forget.code, 0, forget.stderr);
+    const gc = await runDdb(["gc", "--grace", "0"], env);
+    assert.equal(gc.code, 0, gc.stderr);
+    const check = await runDdb(["check", "--read-data"], env);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.deepEqual(await restoreAndRead(third.summary.snapshot, "after-gc"), latest);
+    // And an unchanged run after that still makes a whole snapshot.
+    const fourth = await backupJson(env, [src]);
+    assert.equal(fourth.code, 0, fourth.stderr);
+    assert.deepEqual(await restoreAndRead(fourth.summary.snapshot, "fourth"), latest);
+  });
+});

@@ -66,7 +66,10 @@ export interface FileStat {
 
 /** What a file was stored as. */
 export interface CachedFile {
-  /** The file's content ref: `c:<K>` (its content list) or `b:<id>` (its one chunk). */
+  /**
+   * The file's content ref: `c:<K>` (its content list) or `b:<id>` (its one
+   * chunk); for a directory, its set `d:<D>`.
+   */
   contentKey: string;
   /** Number of chunks in it. */
   chunks: number;
@@ -180,9 +183,10 @@ function checkStat(path: string, stat: FileStat): void {
 }
 
 function checkEntry(path: string, entry: CachedFile): void {
-  if (!entry.contentKey.startsWith("c:") && !/^b:[0-9a-f]{64}$/.test(entry.contentKey)) {
+  const key = entry.contentKey;
+  if (!key.startsWith("c:") && !key.startsWith("d:") && !/^b:[0-9a-f]{64}$/.test(key)) {
     throw new TypeError(
-      `Cannot record "${path}": content key "${entry.contentKey}" is not c:<K> nor b:<id>`,
+      `Cannot record "${path}": content key "${key}" is not c:<K>, b:<id> nor d:<D>`,
     );
   }
   if (entry.metaKey !== undefined && !entry.metaKey.startsWith("m:")) {
