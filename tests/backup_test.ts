@@ -239,7 +239,7 @@ Deno.test("backup: directories the cache knows are not re-sent; every snapshot s
     const env = clientEnv(server, dir);
     const src = join(dir, "src");
     await makeTree(src);
-    const readAll = async (root: string) =>
+    const readAll = (root: string) =>
       Promise.all(
         ["a/small.txt", "a/b/big.bin", "same-1.bin"].map((p) => Deno.readFile(join(root, p))),
       );
