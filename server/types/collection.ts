@@ -41,7 +41,7 @@ import {
   type InlineEntry,
   inlineSize,
 } from "../kv/inline_entries.ts";
-import { atomically, readEntry } from "./_registry.ts";
+import { atomically, readEntry, writeCount } from "./_registry.ts";
 import { WrongTypeError } from "./errors.ts";
 import { latin1 } from "./_latin1.ts";
 
@@ -177,7 +177,7 @@ export function putEntries(
     for (const entry of entries) {
       const k = latin1(entry.suffix);
       const old = merged.get(k);
-      if (old === undefined || !sameBytes(old.value, entry.value)) changed = true;
+      if (old === undefined || compareBytes(old.value, entry.value) !== 0) changed = true;
       merged.set(k, entry);
     }
     const added = merged.size - before;
@@ -213,7 +213,7 @@ export function removeEntries(
       for (const suffix of suffixes) {
         if (kv.delete(dataKey(type, name, suffix))) removed++;
       }
-      if (removed > 0) writeDataKeyCount(kv, name, type, collection.count - removed);
+      if (removed > 0) writeCount(kv, name, type, collection.count - removed);
       return removed;
     }
     const gone = new Set(suffixes.map(latin1));
@@ -242,16 +242,11 @@ function putDataKeys(
     // A repeat within `entries` finds its earlier write here.
     const old = kv.get(key);
     if (old === undefined) added++;
-    else if (sameBytes(old, value)) continue;
+    else if (compareBytes(old, value) === 0) continue;
     kv.set(key, value);
   }
-  if (added > 0) writeDataKeyCount(kv, name, type, count + added);
+  if (added > 0) writeCount(kv, name, type, count + added);
   return added;
-}
-
-function writeDataKeyCount(kv: KvStore, name: Uint8Array, type: CollectionType, count: number) {
-  if (count === 0) kv.delete(registryKey(name));
-  else kv.set(registryKey(name), encodeRegistryValue(type, count));
 }
 
 /** Index of `suffix` in the sorted `entries`, or -1. */
@@ -266,10 +261,4 @@ function findEntry(entries: readonly InlineEntry[], suffix: Uint8Array): number 
     else hi = mid - 1;
   }
   return -1;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

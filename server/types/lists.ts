@@ -12,7 +12,7 @@
 
 import type { KvStore } from "../kv/kv_store.ts";
 import { decodeUint64, encodeUint64, keyAfter, UINT64_MAX } from "../kv/keys.ts";
-import { countOf } from "./_registry.ts";
+import { checkType, countOf } from "./_registry.ts";
 import { type EntryRange, getEntry, putEntries, rangeEntries } from "./collection.ts";
 import { ValueError } from "./errors.ts";
 
@@ -69,7 +69,7 @@ export function lmrange(
   checkIndex(start);
   checkIndex(end);
   if (start > end) {
-    countOf(kv, name, "list"); // the type check
+    checkType(kv, name, "list");
     return [];
   }
   return entries(kv, name, {
