@@ -410,14 +410,13 @@ class BackupRun {
     // snapshot holds need not be sent again (an unchanged tree of 50,000
     // files re-sent 2,000 sets, 50,000 members).
     const cached = this.#ports.cache?.lookup(path, stat);
-    const known = cached?.contentKey === dirKey;
+    const knownSet = cached?.contentKey === dirKey;
+    const knownMeta = knownSet && cached?.metaKey === metaKey;
     if (!this.#options.dryRun) {
-      if (!known) this.#write(this.#ports.repo.writeDir(dirKey, members));
-      if (!known || cached?.metaKey !== metaKey) {
-        this.#write(this.#ports.repo.writeMeta(metaKey, metaFields(meta)));
-      }
+      if (!knownSet) this.#write(this.#ports.repo.writeDir(dirKey, members));
+      if (!knownMeta) this.#write(this.#ports.repo.writeMeta(metaKey, metaFields(meta)));
     }
-    if (!known || cached?.metaKey !== metaKey) {
+    if (!knownMeta) {
       this.#ports.cache?.record(path, stat, { contentKey: dirKey, chunks: 0, size, metaKey });
     }
     return { key: metaKey, size };
