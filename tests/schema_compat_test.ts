@@ -1,0 +1,98 @@
+/**
+ * End-to-end: a repository written before schema version 3, where every
+ * file, even a one-chunk one, has a content list `c:<K>`, stays readable:
+ * restore, check and gc treat it as before, next to version 3 snapshots
+ * whose one-chunk files name their blob (`b:<id>`).
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { runDdb, startServer } from "./_server.ts";
+import { isolatedEnv } from "./_client_env.ts";
+import { Repository } from "../client/repo/repository.ts";
+import {
+  contentId,
+  contentKey,
+  dirKeyOf,
+  metaFields,
+  metaKeyOf,
+  type NodeMeta,
+} from "../client/snapshot/schema.ts";
+
+const encoder = new TextEncoder();
+
+Deno.test("schema 2 one-chunk content lists are restored, checked and kept by gc beside schema 3", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ddb-schema-compat-" });
+  const server = await startServer({ dataDir: join(dir, "server") });
+  try {
+    const env = { DDB_SERVER: `127.0.0.1:${server.port}`, ...isolatedEnv(dir) };
+    // A snapshot as schema 2 wrote it, made with the repository's own calls.
+    const data = encoder.encode("written by a version 2 client\n");
+    const id = createHash("sha256").update(data).digest("hex");
+    const chunks = [{ id, size: data.length }];
+    const content = contentKey(contentId(chunks));
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    const node = (name: string, type: "file" | "dir", ref: string): NodeMeta => ({
+      name: encoder.encode(name),
+      type,
+      size: data.length,
+      mode: type === "dir" ? 0o755 : 0o644,
+      uid: 0,
+      gid: 0,
+      mtimeNs: nowNs,
+      ref,
+    });
+    const repo = await Repository.open({ hostname: "127.0.0.1", port: server.port }, 1);
+    let oldSnapshot: string;
+    try {
+      await repo.putBlob(id, data);
+      await repo.writeContent(content, chunks);
+      const file = node("old.txt", "file", content);
+      await repo.writeMeta(metaKeyOf(file), metaFields(file));
+      const dirKey = dirKeyOf([metaKeyOf(file)]);
+      await repo.writeDir(dirKey, [metaKeyOf(file)]);
+      const root = node("old", "dir", dirKey);
+      await repo.writeMeta(metaKeyOf(root), metaFields(root));
+      oldSnapshot = await repo.commitSnapshot({
+        ref: metaKeyOf(root),
+        host: "oldhost",
+        path: "/old",
+        timeUs: nowNs / 1000n,
+        tags: [],
+        files: 1,
+        dirs: 1,
+        bytes: data.length,
+        newBytes: data.length,
+        newChunks: 1,
+        errors: 0,
+        client: "0.0.2",
+      });
+    } finally {
+      await repo.close();
+    }
+
+    // A version 3 backup of the same content: its file names the blob.
+    const src = join(dir, "src");
+    await Deno.mkdir(src);
+    await Deno.writeFile(join(src, "new.txt"), data);
+    const backup = await runDdb(["backup", "-q", src], env);
+    assert.equal(backup.code, 0, backup.stderr);
+    const ls = await runDdb(["ls", "latest"], env);
+    assert.equal(ls.code, 0, ls.stderr);
+
+    const gc = await runDdb(["gc", "--grace", "0"], env);
+    assert.equal(gc.code, 0, gc.stderr);
+    const check = await runDdb(["check", "--read-data"], env);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const restoreOld = await runDdb(["restore", oldSnapshot.slice(2, 10), join(dir, "r-old")], env);
+    assert.equal(restoreOld.code, 0, restoreOld.stderr);
+    assert.deepEqual(await Deno.readFile(join(dir, "r-old", "old.txt")), data);
+    const restoreNew = await runDdb(["restore", "latest", join(dir, "r-new")], env);
+    assert.equal(restoreNew.code, 0, restoreNew.stderr);
+    assert.deepEqual(await Deno.readFile(join(dir, "r-new", "new.txt")), data);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
