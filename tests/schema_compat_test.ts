@@ -7,18 +7,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
 import { runDdb, startServer } from "./_server.ts";
 import { isolatedEnv } from "./_client_env.ts";
 import { Repository } from "../client/repo/repository.ts";
-import {
-  contentId,
-  contentKey,
-  dirKeyOf,
-  metaFields,
-  metaKeyOf,
-  type NodeMeta,
-} from "../client/snapshot/schema.ts";
+import { commitTree, writeTree } from "../client/snapshot/_testing/write_tree.ts";
 
 const encoder = new TextEncoder();
 
@@ -27,51 +19,25 @@ Deno.test("schema 2 one-chunk content lists are restored, checked and kept by gc
   const server = await startServer({ dataDir: join(dir, "server") });
   try {
     const env = { DDB_SERVER: `127.0.0.1:${server.port}`, ...isolatedEnv(dir) };
-    // A snapshot as schema 2 wrote it, made with the repository's own calls.
+    // A snapshot as schema 2 wrote it: writeTree gives every file a content list.
     const data = encoder.encode("written by a version 2 client\n");
-    const id = createHash("sha256").update(data).digest("hex");
-    const chunks = [{ id, size: data.length }];
-    const content = contentKey(contentId(chunks));
-    const nowNs = BigInt(Date.now()) * 1_000_000n;
-    const node = (name: string, type: "file" | "dir", ref: string): NodeMeta => ({
-      name: encoder.encode(name),
-      type,
-      size: data.length,
-      mode: type === "dir" ? 0o755 : 0o644,
-      uid: 0,
-      gid: 0,
-      mtimeNs: nowNs,
-      ref,
-    });
     const repo = await Repository.open({ hostname: "127.0.0.1", port: server.port }, 1);
     let oldSnapshot: string;
     try {
-      await repo.putBlob(id, data);
-      await repo.writeContent(content, chunks);
-      const file = node("old.txt", "file", content);
-      await repo.writeMeta(metaKeyOf(file), metaFields(file));
-      const dirKey = dirKeyOf([metaKeyOf(file)]);
-      await repo.writeDir(dirKey, [metaKeyOf(file)]);
-      const root = node("old", "dir", dirKey);
-      await repo.writeMeta(metaKeyOf(root), metaFields(root));
-      oldSnapshot = await repo.commitSnapshot({
-        ref: metaKeyOf(root),
-        host: "oldhost",
+      const root = await writeTree(repo, {
+        type: "dir",
+        name: "old",
+        children: [{ type: "file", name: "old.txt", chunks: [data] }],
+      });
+      oldSnapshot = await commitTree(repo, root, {
         path: "/old",
-        timeUs: nowNs / 1000n,
-        tags: [],
         files: 1,
         dirs: 1,
         bytes: data.length,
-        newBytes: data.length,
-        newChunks: 1,
-        errors: 0,
-        client: "0.0.2",
       });
     } finally {
       await repo.close();
     }
-
     // A version 3 backup of the same content: its file names the blob.
     const src = join(dir, "src");
     await Deno.mkdir(src);

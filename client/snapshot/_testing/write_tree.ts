@@ -132,7 +132,11 @@ export function specMeta(
   return meta;
 }
 
-/** Writes `spec` and everything below it; resolves with its meta key. */
+/**
+ * Writes `spec` and everything below it; resolves with its meta key. Every
+ * file gets a content list `c:<K>`, one-chunk files too, as schema 2 wrote
+ * them (version 3 readers take both; see tests/schema_compat_test.ts).
+ */
 export async function writeTree(repo: Repository, spec: TreeSpec): Promise<string> {
   let ref: string | undefined;
   let size = 0;
