@@ -13,8 +13,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import type { BlobStorage } from "../../storage/blob_storage.ts";
+import { blobIdOf } from "../../storage/blob_id.ts";
 import { encodePack } from "./pack_format.ts";
 
 /** Where a packed blob lives. */
@@ -105,7 +105,9 @@ export class BlobPacker {
   async #writePack(blobs: Waiting[]): Promise<void> {
     try {
       const { bytes, entries } = encodePack(blobs);
-      const pack = createHash("sha256").update(bytes).digest("hex");
+      // blobIdOf remembers the id, so that the storage's check of it in
+      // `put` does not hash the whole pack a second time.
+      const pack = blobIdOf(bytes);
       await this.#storage.put(pack, bytes);
       for (let i = 0; i < blobs.length; i++) {
         blobs[i].done.resolve({ pack, offset: entries[i].offset, length: entries[i].length });
