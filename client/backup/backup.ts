@@ -19,7 +19,7 @@ import {
   contentRefOf,
   dirKeyOf,
   metaFields,
-  metaKeyOf,
+  metaKeyOfFields,
   type NodeMeta,
   type Snapshot,
 } from "../snapshot/schema.ts";
@@ -339,8 +339,9 @@ class BackupRun {
   }
 
   #writeMeta(meta: NodeMeta): string {
-    const key = metaKeyOf(meta);
-    if (!this.#options.dryRun) this.#write(this.#ports.repo.writeMeta(key, metaFields(meta)));
+    const fields = metaFields(meta);
+    const key = metaKeyOfFields(fields);
+    if (!this.#options.dryRun) this.#write(this.#ports.repo.writeMeta(key, fields));
     return key;
   }
 
@@ -404,8 +405,8 @@ class BackupRun {
     const dirKey = dirKeyOf(members);
     const size = present.reduce((sum, c) => sum + c.size, 0);
     this.stats.dirs++;
-    const meta = this.#meta(name, stat, { ref: dirKey, size });
-    const metaKey = metaKeyOf(meta);
+    const fields = metaFields(this.#meta(name, stat, { ref: dirKey, size }));
+    const metaKey = metaKeyOfFields(fields);
     // The cache also remembers directories: a set and meta the last committed
     // snapshot holds need not be sent again (an unchanged tree of 50,000
     // files re-sent 2,000 sets, 50,000 members).
@@ -414,7 +415,7 @@ class BackupRun {
     const knownMeta = knownSet && cached?.metaKey === metaKey;
     if (!this.#options.dryRun) {
       if (!knownSet) this.#write(this.#ports.repo.writeDir(dirKey, members));
-      if (!knownMeta) this.#write(this.#ports.repo.writeMeta(metaKey, metaFields(meta)));
+      if (!knownMeta) this.#write(this.#ports.repo.writeMeta(metaKey, fields));
     }
     if (!knownMeta) {
       this.#ports.cache?.record(path, stat, { contentKey: dirKey, chunks: 0, size, metaKey });
@@ -475,10 +476,10 @@ class BackupRun {
     } else {
       content = await this.#readContent(path, stat);
     }
-    const meta = this.#meta(name, stat, { ref: content.key, size: content.size });
-    const metaKey = metaKeyOf(meta);
+    const fields = metaFields(this.#meta(name, stat, { ref: content.key, size: content.size }));
+    const metaKey = metaKeyOfFields(fields);
     if (cached?.metaKey !== metaKey && !this.#options.dryRun) {
-      this.#write(this.#ports.repo.writeMeta(metaKey, metaFields(meta)));
+      this.#write(this.#ports.repo.writeMeta(metaKey, fields));
     }
     // A cache hit is remembered by the lookup itself.
     if (cached === undefined) {

@@ -150,7 +150,12 @@ export function metaFieldsV1(meta: NodeMeta): Map<string, Uint8Array> {
 
 /** `m:<M>` for `meta`. */
 export function metaKeyOf(meta: NodeMeta): string {
-  return `m:${recordId("meta", metaFields(meta))}`;
+  return metaKeyOfFields(metaFields(meta));
+}
+
+/** `m:<M>` for a meta's fields as {@linkcode metaFields} gives them (to encode them once). */
+export function metaKeyOfFields(fields: ReadonlyMap<string, Uint8Array>): string {
+  return `m:${recordId("meta", fields)}`;
 }
 
 /** The metadata is not of this schema. */
