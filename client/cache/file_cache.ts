@@ -370,7 +370,10 @@ export class FileCache {
   lookup(path: string, stat: FileStat): CachedFile | undefined {
     this.#open();
     checkStat(path, stat);
-    if (this.#broken) return undefined;
+    // Rows are trusted only once a commit named its snapshot: with no
+    // snapshot key (a first run, or after a reset) nothing can match, and a
+    // first backup of 50,000 files need not ask SQLite 50,000 times.
+    if (this.#broken || this.#snapshotKey === undefined) return undefined;
     const row = this.#guard("read", () =>
       this.#lookup.get(
         path,
