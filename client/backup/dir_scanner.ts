@@ -23,6 +23,26 @@ export interface ScannedEntry {
   stat?: SourceStat;
   /** The error message of a failed lstat. */
   error?: string;
+  /**
+   * The content of a small regular file, read right after its lstat, when
+   * the scan was asked to read along and it read as `stat.size` bytes.
+   */
+  content?: Uint8Array;
+}
+
+/** Files larger than this are never read along with a scan. */
+export const READ_ALONG_MAX_FILE = 64 * 1024;
+
+/** Options of one scan. */
+export interface ScanOptions {
+  /**
+   * Read regular files of at most {@linkcode READ_ALONG_MAX_FILE} bytes
+   * along, in name order, up to this many bytes in all (default 0: none).
+   * For a run that will read every file anyway (a first backup): the read
+   * happens on the worker, in the same pass, instead of in a call of its own
+   * from the main thread.
+   */
+  readUpTo?: number;
 }
 
 /** Internal: a request to a worker. */
@@ -31,6 +51,8 @@ export interface ScanRequest {
   id: number;
   /** Directory to scan. */
   path: string;
+  /** See {@linkcode ScanOptions.readUpTo}. */
+  readUpTo?: number;
 }
 
 /** Internal: a worker's answer. */
@@ -91,14 +113,21 @@ export class DirScanner {
     this.#size = workers;
   }
 
-  /** The entries of directory `path`, sorted by name, each with its lstat or error. */
-  scan(path: string): Promise<ScannedEntry[]> {
+  /**
+   * The entries of directory `path`, sorted by name, each with its lstat or
+   * error, and small files' contents when asked (see {@linkcode ScanOptions}).
+   */
+  scan(path: string, options: ScanOptions = {}): Promise<ScannedEntry[]> {
     if (this.#closed) return Promise.reject(new Error("Cannot scan: the scanner is closed"));
+    const readUpTo = options.readUpTo ?? 0;
+    if (!(Number.isSafeInteger(readUpTo) && readUpTo >= 0)) {
+      return Promise.reject(new RangeError(`Cannot read ${readUpTo} bytes along: not a count`));
+    }
     const worker = this.#pick();
     const id = this.#next++;
     const { promise, resolve, reject } = Promise.withResolvers<ScannedEntry[]>();
     worker.pending.set(id, { path, resolve, reject });
-    worker.worker.postMessage({ id, path } satisfies ScanRequest);
+    worker.worker.postMessage({ id, path, readUpTo } satisfies ScanRequest);
     return promise;
   }
 

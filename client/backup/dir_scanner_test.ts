@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DirScanError, DirScanner } from "./dir_scanner.ts";
+import { DirScanError, DirScanner, READ_ALONG_MAX_FILE } from "./dir_scanner.ts";
 import { DenoSourceFs } from "./source_fs.ts";
 
 Deno.test("DirScanner lists a directory sorted, each entry with its lstat", async () => {
@@ -37,6 +37,45 @@ Deno.test("DirScanner rejects a directory it cannot list, and scans after close"
   }
   await assert.rejects(scanner.scan("/"), /closed/);
   assert.throws(() => new DirScanner(0), RangeError);
+});
+
+Deno.test("DirScanner reads small files along only when asked, within its byte budget", async () => {
+  const dir = await Deno.makeTempDir();
+  const scanner = new DirScanner(1);
+  try {
+    const bytes = (n: number, seed: number) =>
+      Uint8Array.from({ length: n }, (_, i) => (i * seed) & 255);
+    const files: [string, Uint8Array][] = [
+      ["a", bytes(1000, 7)],
+      ["b-empty", new Uint8Array(0)],
+      ["c", bytes(3000, 11)],
+      ["d-big", bytes(READ_ALONG_MAX_FILE + 1, 13)],
+      ["e", bytes(5000, 17)],
+    ];
+    for (const [name, data] of files) await Deno.writeFile(join(dir, name), data);
+    await Deno.symlink("a", join(dir, "f-link"));
+
+    const plain = await scanner.scan(dir);
+    assert.ok(plain.every((e) => e.content === undefined), "no contents unless asked");
+
+    // 1000 + 3000 fit in 4500 bytes; "e" (5000) would not; "d-big" is never read along.
+    const along = await scanner.scan(dir, { readUpTo: 4500 });
+    const byName = new Map(along.map((e) => [e.name, e]));
+    assert.deepEqual(byName.get("a")?.content, files[0][1]);
+    assert.deepEqual(byName.get("c")?.content, files[2][1]);
+    for (const name of ["b-empty", "d-big", "e", "f-link"]) {
+      assert.equal(byName.get(name)?.content, undefined, name);
+      assert.ok(byName.get(name)?.stat !== undefined, name);
+    }
+
+    const all = await scanner.scan(dir, { readUpTo: 1 << 30 });
+    assert.deepEqual(all.find((e) => e.name === "e")?.content, files[4][1]);
+    assert.equal(all.find((e) => e.name === "d-big")?.content, undefined);
+    await assert.rejects(scanner.scan(dir, { readUpTo: -1 }), RangeError);
+  } finally {
+    scanner.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("DenoSourceFs offers scanDir only with scan workers", async () => {

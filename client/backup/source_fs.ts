@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DirScanner, type ScannedEntry } from "./dir_scanner.ts";
+import { DirScanner, type ScannedEntry, type ScanOptions } from "./dir_scanner.ts";
 
 /** What the backup needs to know of an entry. Times in ns since the epoch. */
 export interface SourceStat {
@@ -40,10 +40,11 @@ export interface SourceFs {
   /**
    * Optional, for speed: the entries of directory `path` sorted by name,
    * each with its lstat or the message of its failure (as `readDir` and
-   * `lstat` of each entry would give). Rejects when the directory cannot be
+   * `lstat` of each entry would give), and with `options.readUpTo` the
+   * contents of small files read along. Rejects when the directory cannot be
    * listed.
    */
-  scanDir?(path: string): Promise<ScannedEntry[]>;
+  scanDir?(path: string, options?: ScanOptions): Promise<ScannedEntry[]>;
   /** The target of symlink `path`. */
   readLink(path: string): Promise<string>;
   /** The whole content of a (small) file, in a new array. */
@@ -134,11 +135,11 @@ export class DenoSourceFs implements SourceFs {
     const workers = options.scanWorkers ?? 0;
     const scanner = workers > 0 ? new DirScanner(workers) : undefined;
     this.#scanner = scanner;
-    if (scanner !== undefined) this.scanDir = (path) => scanner.scan(path);
+    if (scanner !== undefined) this.scanDir = (path, options) => scanner.scan(path, options);
   }
 
   /** See {@linkcode SourceFs.scanDir}: on the worker threads. */
-  scanDir?: (path: string) => Promise<ScannedEntry[]>;
+  scanDir?: (path: string, options?: ScanOptions) => Promise<ScannedEntry[]>;
 
   /** Stops the scan workers, if any. */
   close(): void {

@@ -362,6 +362,11 @@ export class FileCache {
     return this.#snapshotKey;
   }
 
+  /** True when no lookup can hit: nothing committed yet (or since a reset), or the cache broke. */
+  get empty(): boolean {
+    return this.#broken || this.#snapshotKey === undefined;
+  }
+
   /**
    * What `path` was stored as, if the cache has it with exactly this stat
    * (size, mtimeNs, ctimeNs, ino and dev) from a committed run. A hit keeps
@@ -373,7 +378,7 @@ export class FileCache {
     // Rows are trusted only once a commit named its snapshot: with no
     // snapshot key (a first run, or after a reset) nothing can match, and a
     // first backup of 50,000 files need not ask SQLite 50,000 times.
-    if (this.#broken || this.#snapshotKey === undefined) return undefined;
+    if (this.empty) return undefined;
     const row = this.#guard("read", () =>
       this.#lookup.get(
         path,
