@@ -1,12 +1,18 @@
 /**
- * Writes small files (and sets directories' attributes) on a worker
- * thread, with synchronous file calls
- * (./file_writer_worker.ts). A restore of many small files spends most of
- * its time in the kernel creating them; on the main thread each of the four
- * or five calls per file would cost a hop to the runtime's thread pool and
- * back, and synchronous calls there would stall the network. The worker
- * takes files in batches (those handed over while it is busy go together in
- * the next message), so the main thread pays one message per batch.
+ * Writes small files (and sets directories' attributes) on worker threads,
+ * with synchronous file calls (./file_writer_worker.ts). A restore of many
+ * small files spends most of its time in the kernel creating them; on the
+ * main thread each of the four or five calls per file would cost a hop to
+ * the runtime's thread pool and back, and synchronous calls there would
+ * stall the network. The workers take files in batches (those handed over
+ * while they are busy go together in the next messages), so the main thread
+ * pays one message per batch. Two workers by default: one spends much of
+ * its time waiting in the kernel (creating 50,000 files in 2,000 directories
+ * took 3.8 s with one, 2.2–2.7 s with two).
+ *
+ * Operations run in parallel, in no set order: an operation that must come
+ * after another (a directory's attributes after its files) is handed over
+ * once the other's promise has settled.
  *
  * Each file is created at a temporary name that must not exist, with its
  * bytes, mode and times, and then renamed to its name, which it replaces:
@@ -103,7 +109,7 @@ interface Waiting {
   reject(error: Error): void;
 }
 
-/** Batches sent and not answered yet, at most (one written, one waiting). */
+/** Batches sent to one worker and not answered yet, at most (one written, one waiting). */
 const MAX_SENT = 2;
 /**
  * Bytes of one batch's files. They are copied into a shared buffer, one per
@@ -116,21 +122,42 @@ interface Sent {
   waiting: Waiting[];
   /** The shared buffer holding the batch's bytes. */
   slab: number;
+  /** The worker it went to. */
+  lane: Lane;
+}
+
+/** One worker and what it has been sent. */
+interface Lane {
+  worker: Worker;
+  /** Batches sent and not answered. */
+  sent: number;
+  /** The shared buffers it was given. */
+  slabs: Set<number>;
 }
 
 /**
- * A worker that writes small files (and sets attributes); operations are
- * done in the order they are handed over. {@linkcode close} it when done.
+ * Workers that write small files (and set attributes), in parallel and in
+ * no set order (see the module documentation). {@linkcode close} it when
+ * done.
  */
 export class FileWriter {
-  #worker: Worker | undefined;
+  readonly #lanes: Lane[] = [];
+  readonly #size: number;
   #queue: Waiting[] = [];
   readonly #sent = new Map<number, Sent>();
-  readonly #slabs: Uint8Array[] = [];
+  readonly #slabs: Uint8Array<SharedArrayBuffer>[] = [];
   readonly #freeSlabs: number[] = [];
   #nextId = 0;
   #scheduled = false;
   #failed: Error | undefined;
+
+  /** A writer of up to `workers` threads, started as work comes. */
+  constructor(workers = 2) {
+    if (!(Number.isSafeInteger(workers) && workers > 0)) {
+      throw new RangeError(`Cannot write files with ${workers} workers: not a positive integer`);
+    }
+    this.#size = workers;
+  }
 
   /** Writes `file` (see the module documentation); rejects with {@linkcode FileWriteError}. */
   write(file: Omit<SmallFile, "kind">): Promise<void> {
@@ -146,7 +173,7 @@ export class FileWriter {
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#queue.push({ op, resolve, reject });
-    if (!this.#scheduled && this.#sent.size < MAX_SENT) {
+    if (!this.#scheduled && this.#sent.size < MAX_SENT * this.#size) {
       // Files handed over in the same turn go in one message.
       this.#scheduled = true;
       queueMicrotask(() => {
@@ -157,24 +184,49 @@ export class FileWriter {
     return promise;
   }
 
+  /** Sends what waits, spread over the workers that can take a batch. */
   #send(): void {
-    if (this.#queue.length === 0 || this.#sent.size >= MAX_SENT) return;
-    const worker = this.#start();
+    while (this.#queue.length > 0) {
+      const lane = this.#lane();
+      if (lane === undefined) return;
+      // Shared between this lane and the others that are free now.
+      let free = this.#size - this.#lanes.length;
+      for (const l of this.#lanes) if (l.sent < MAX_SENT) free++;
+      this.#sendTo(lane, Math.ceil(this.#queue.length / Math.max(1, free)));
+    }
+  }
+
+  /** The least busy worker that can take a batch, starting one while fewer run than allowed. */
+  #lane(): Lane | undefined {
+    let best: Lane | undefined;
+    for (const lane of this.#lanes) if (best === undefined || lane.sent < best.sent) best = lane;
+    if (best !== undefined && (best.sent === 0 || this.#lanes.length >= this.#size)) {
+      return best.sent < MAX_SENT ? best : undefined;
+    }
+    return this.#start();
+  }
+
+  /** Sends up to `most` of the waiting operations to `lane`, as far as one slab holds them. */
+  #sendTo(lane: Lane, most: number): void {
     let slab = this.#freeSlabs.pop();
     if (slab === undefined) {
-      // Sent once; batches name it by number (a shared buffer in every
-      // message would cost more than the bytes it saves copying).
       slab = this.#slabs.length;
-      const buffer = new SharedArrayBuffer(SLAB_BYTES);
-      this.#slabs.push(new Uint8Array(buffer));
-      const message: WriteBatch = { kind: "slab", index: slab, buffer };
-      worker.postMessage(message);
+      this.#slabs.push(new Uint8Array(new SharedArrayBuffer(SLAB_BYTES)));
+    }
+    if (!lane.slabs.has(slab)) {
+      // Sent once to each worker; batches name it by number (a shared
+      // buffer in every message would cost more than the bytes it saves
+      // copying).
+      const message: WriteBatch = { kind: "slab", index: slab, buffer: this.#slabs[slab].buffer };
+      lane.worker.postMessage(message);
+      lane.slabs.add(slab);
     }
     const bytes = this.#slabs[slab];
     const ops: WireOp[] = [];
     let used = 0;
     let taken = 0;
     for (const { op } of this.#queue) {
+      if (taken >= most) break;
       if (op.kind !== "file") {
         ops.push(op);
       } else {
@@ -194,21 +246,23 @@ export class FileWriter {
     }
     const waiting = this.#queue.splice(0, taken);
     const id = this.#nextId++;
-    this.#sent.set(id, { waiting, slab });
+    this.#sent.set(id, { waiting, slab, lane });
+    lane.sent++;
     const message: WriteBatch = { kind: "batch", id, slab, ops };
-    worker.postMessage(message);
+    lane.worker.postMessage(message);
   }
 
-  #start(): Worker {
-    if (this.#worker !== undefined) return this.#worker;
+  #start(): Lane {
     const worker = new Worker(new URL("./file_writer_worker.ts", import.meta.url).href, {
       type: "module",
     });
+    const lane: Lane = { worker, sent: 0, slabs: new Set() };
     worker.onmessage = (event: MessageEvent<WriteResults>) => {
       const { id, errors } = event.data;
       const sent = this.#sent.get(id);
       if (sent === undefined) return;
       this.#sent.delete(id);
+      lane.sent--;
       this.#freeSlabs.push(sent.slab);
       sent.waiting.forEach((waiting, i) => {
         const error = errors[i];
@@ -221,8 +275,8 @@ export class FileWriter {
       event.preventDefault();
       this.#fail(new FileWriteError(`Cannot write files: the writer stopped (${event.message})`));
     };
-    this.#worker = worker;
-    return worker;
+    this.#lanes.push(lane);
+    return lane;
   }
 
   #fail(error: Error): void {
@@ -235,10 +289,9 @@ export class FileWriter {
     this.#queue = [];
   }
 
-  /** Stops the worker; files not written yet fail. */
+  /** Stops the workers; files not written yet fail. */
   close(): void {
-    this.#worker?.terminate();
-    this.#worker = undefined;
+    for (const lane of this.#lanes.splice(0)) lane.worker.terminate();
     this.#fail(new FileWriteError("Cannot write files: the writer is closed"));
   }
 }

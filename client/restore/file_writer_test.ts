@@ -148,3 +148,34 @@ Deno.test("FileWriter rejects writes after close", async () => {
     FileWriteError,
   );
 });
+
+Deno.test("FileWriter spreads batches over its workers; each file is written whole", async () => {
+  assert.throws(() => new FileWriter(0), RangeError);
+  await withDir(async (dir) => {
+    const writer = new FileWriter(3);
+    try {
+      // Handed over in several turns, so that batches go to every worker.
+      const writes: Promise<void>[] = [];
+      for (let turn = 0; turn < 10; turn++) {
+        for (let i = 0; i < 30; i++) {
+          const n = turn * 30 + i;
+          writes.push(writer.write({
+            tmp: join(dir, `.${n}.tmp`),
+            path: join(dir, `f${n}`),
+            data: bytes(1000 + n, n),
+            mode: 0o600,
+          }));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      await Promise.all(writes);
+      const names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
+      assert.equal(names.length, 300);
+      for (let n = 0; n < 300; n++) {
+        assert.deepEqual(await Deno.readFile(join(dir, `f${n}`)), bytes(1000 + n, n));
+      }
+    } finally {
+      writer.close();
+    }
+  });
+});
