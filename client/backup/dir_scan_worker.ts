@@ -9,25 +9,34 @@
 import { type SourceStat, sourceStat } from "./source_fs.ts";
 import {
   READ_ALONG_MAX_FILE,
-  type ScannedEntry,
   type ScanReply,
   type ScanRequest,
+  type SlabMessage,
+  type WireEntry,
 } from "./dir_scanner.ts";
 
 /** The worker's global scope, as far as it is used here. */
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<ScanRequest>) => void) | null;
-  postMessage(message: ScanReply, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<ScanRequest | SlabMessage>) => void) | null;
+  postMessage(message: ScanReply): void;
 }
 
 const scope = globalThis as unknown as WorkerScope;
+
+/** The buffers shared with the main thread, by number. */
+const slabs: Uint8Array[] = [];
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 scope.onmessage = (event) => {
-  const { id, path, readUpTo = 0 } = event.data;
+  const request = event.data;
+  if (request.kind === "slab") {
+    slabs[request.index] = new Uint8Array(request.buffer);
+    return;
+  }
+  const { id, path } = request;
   let names: string[];
   try {
     names = [];
@@ -38,9 +47,10 @@ scope.onmessage = (event) => {
   }
   names.sort();
   const prefix = path.endsWith("/") ? path : path + "/";
-  const transfer: ArrayBuffer[] = [];
-  let readLeft = readUpTo;
-  const entries = names.map((name): ScannedEntry => {
+  const slab = request.slab === undefined ? undefined : slabs[request.slab];
+  const readUpTo = slab === undefined ? 0 : Math.min(request.readUpTo, slab.length);
+  let used = 0;
+  const entries = names.map((name): WireEntry => {
     let stat: SourceStat;
     try {
       stat = sourceStat(Deno.lstatSync(prefix + name));
@@ -48,32 +58,45 @@ scope.onmessage = (event) => {
       return { name, error: message(error) };
     }
     if (
-      stat.type !== "file" || stat.size === 0 || stat.size > READ_ALONG_MAX_FILE ||
-      stat.size > readLeft
+      slab === undefined || stat.type !== "file" || stat.size === 0 ||
+      stat.size > READ_ALONG_MAX_FILE || used + stat.size > readUpTo
     ) {
       return { name, stat };
     }
-    const content = readAlong(prefix + name, stat.size);
-    if (content === undefined) return { name, stat };
-    readLeft -= content.length;
-    transfer.push(content.buffer as ArrayBuffer);
-    return { name, stat, content };
+    if (!readAlong(prefix + name, slab.subarray(used, used + stat.size))) return { name, stat };
+    const at = used;
+    used += stat.size;
+    return { name, stat, at };
   });
-  scope.postMessage({ id, entries }, transfer);
+  scope.postMessage({ id, entries });
 };
 
+const probe = new Uint8Array(1);
+
 /**
- * The content of the file at `path` if it reads as `size` bytes, in an
- * array of its own (to transfer); undefined on any error or other size (the
- * backup then reads the file itself, and reports what goes wrong).
+ * Whether the file at `path` read as exactly `into.length` bytes (into
+ * `into`); false on any error or other size (the backup then reads the file
+ * itself, and reports what goes wrong).
  */
-function readAlong(path: string, size: number): Uint8Array | undefined {
-  let data: Uint8Array;
+function readAlong(path: string, into: Uint8Array): boolean {
+  let file: Deno.FsFile;
   try {
-    data = Deno.readFileSync(path);
+    file = Deno.openSync(path, { read: true });
   } catch {
-    return undefined;
+    return false;
   }
-  if (data.length !== size) return undefined;
-  return data.byteOffset === 0 && data.buffer.byteLength === size ? data : data.slice();
+  try {
+    let filled = 0;
+    while (filled < into.length) {
+      const n = file.readSync(into.subarray(filled));
+      if (n === null) return false;
+      filled += n;
+    }
+    // Grown since its lstat: not the size recorded.
+    return file.readSync(probe) === null;
+  } catch {
+    return false;
+  } finally {
+    file.close();
+  }
 }

@@ -33,11 +33,21 @@ export interface ScannedEntry {
 /** Files larger than this are never read along with a scan. */
 export const READ_ALONG_MAX_FILE = 64 * 1024;
 
+/**
+ * Bytes read along with one scan, at most (a larger `readUpTo` is cut to
+ * it). The worker reads into a buffer of this size that the main thread
+ * made and shares with it, and the main thread copies each file out: a
+ * buffer allocated on the worker's thread and freed on the main one would
+ * grow the process's malloc arenas (~25 MiB of peak RSS on a first backup).
+ */
+export const READ_ALONG_SLAB_BYTES = 256 * 1024;
+
 /** Options of one scan. */
 export interface ScanOptions {
   /**
    * Read regular files of at most {@linkcode READ_ALONG_MAX_FILE} bytes
-   * along, in name order, up to this many bytes in all (default 0: none).
+   * along, in name order, up to this many bytes in all (default 0: none;
+   * at most {@linkcode READ_ALONG_SLAB_BYTES}).
    * For a run that will read every file anyway (a first backup): the read
    * happens on the worker, in the same pass, instead of in a call of its own
    * from the main thread.
@@ -47,17 +57,35 @@ export interface ScanOptions {
 
 /** Internal: a request to a worker. */
 export interface ScanRequest {
+  kind: "scan";
   /** Request id. */
   id: number;
   /** Directory to scan. */
   path: string;
-  /** See {@linkcode ScanOptions.readUpTo}. */
-  readUpTo?: number;
+  /** See {@linkcode ScanOptions.readUpTo}; needs `slab`. */
+  readUpTo: number;
+  /** The shared buffer (by number) to read files along into. */
+  slab?: number;
+}
+
+/** Internal: a shared buffer given to a worker, once, for the scans that name it. */
+export interface SlabMessage {
+  kind: "slab";
+  /** Its number. */
+  index: number;
+  /** The buffer. */
+  buffer: SharedArrayBuffer;
+}
+
+/** Internal: an entry as a worker answers it: a file read along is at `at` in the slab. */
+export interface WireEntry extends Omit<ScannedEntry, "content"> {
+  /** Where the file's `stat.size` bytes start in the request's slab. */
+  at?: number;
 }
 
 /** Internal: a worker's answer. */
 export type ScanReply =
-  | { id: number; entries: ScannedEntry[] }
+  | { id: number; entries: WireEntry[] }
   | { id: number; error: string };
 
 /** A directory could not be listed. */
@@ -71,13 +99,17 @@ export class DirScanError extends Error {
 
 interface Pending {
   path: string;
-  resolve(entries: ScannedEntry[]): void;
+  /** The slab lent to the request, if any. */
+  slab?: number;
+  resolve(entries: WireEntry[]): void;
   reject(error: Error): void;
 }
 
 class ScanWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
+  /** The slabs this worker was given. */
+  readonly slabs = new Set<number>();
 
   constructor(onFailure: (error: Error) => void) {
     this.worker = new Worker(new URL("./dir_scan_worker.ts", import.meta.url), {
@@ -101,6 +133,8 @@ class ScanWorker {
 /** Scans directories on a few worker threads; {@linkcode close} it when done. */
 export class DirScanner {
   readonly #workers: ScanWorker[] = [];
+  readonly #slabs: Uint8Array<SharedArrayBuffer>[] = [];
+  readonly #freeSlabs: number[] = [];
   readonly #size: number;
   #next = 0;
   #closed = false;
@@ -126,9 +160,52 @@ export class DirScanner {
     const worker = this.#pick();
     const id = this.#next++;
     const { promise, resolve, reject } = Promise.withResolvers<ScannedEntry[]>();
-    worker.pending.set(id, { path, resolve, reject });
-    worker.worker.postMessage({ id, path, readUpTo } satisfies ScanRequest);
+    const slab = readUpTo > 0 ? this.#lendSlab(worker) : undefined;
+    worker.pending.set(id, {
+      path,
+      slab,
+      resolve: (wire) => {
+        resolve(slab === undefined ? wire : this.#copyOut(wire, slab));
+        if (slab !== undefined) this.#freeSlabs.push(slab);
+      },
+      reject: (error) => {
+        // A slab of a failed worker may still be written to: never reused.
+        reject(error);
+      },
+    });
+    const request: ScanRequest = {
+      kind: "scan",
+      id,
+      path,
+      readUpTo: Math.min(readUpTo, READ_ALONG_SLAB_BYTES),
+      slab,
+    };
+    worker.worker.postMessage(request);
     return promise;
+  }
+
+  /** A free slab (made when none is), given to `worker` if it does not have it. */
+  #lendSlab(worker: ScanWorker): number {
+    let slab = this.#freeSlabs.pop();
+    if (slab === undefined) {
+      slab = this.#slabs.length;
+      this.#slabs.push(new Uint8Array(new SharedArrayBuffer(READ_ALONG_SLAB_BYTES)));
+    }
+    if (!worker.slabs.has(slab)) {
+      const message: SlabMessage = { kind: "slab", index: slab, buffer: this.#slabs[slab].buffer };
+      worker.worker.postMessage(message);
+      worker.slabs.add(slab);
+    }
+    return slab;
+  }
+
+  /** The entries with the files read along copied out of `slab`. */
+  #copyOut(wire: WireEntry[], slab: number): ScannedEntry[] {
+    const bytes = this.#slabs[slab];
+    return wire.map(({ at, ...entry }) => {
+      if (at === undefined || entry.stat === undefined) return entry;
+      return { ...entry, content: bytes.slice(at, at + entry.stat.size) };
+    });
   }
 
   /** The least busy worker, starting another while there are fewer than allowed. */
