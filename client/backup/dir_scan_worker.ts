@@ -7,11 +7,11 @@
  */
 
 import { type SourceStat, sourceStat } from "./source_fs.ts";
+import type { SlabMessage } from "../concurrency/shared_slabs.ts";
 import {
   READ_ALONG_MAX_FILE,
   type ScanReply,
   type ScanRequest,
-  type SlabMessage,
   type WireEntry,
 } from "./dir_scanner.ts";
 

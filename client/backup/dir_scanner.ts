@@ -14,6 +14,7 @@
  */
 
 import type { SourceStat } from "./source_fs.ts";
+import { SharedSlabs } from "../concurrency/shared_slabs.ts";
 
 /** One entry of a scanned directory: its stat, or why it could not be stat'ed. */
 export interface ScannedEntry {
@@ -66,15 +67,6 @@ export interface ScanRequest {
   readUpTo: number;
   /** The shared buffer (by number) to read files along into. */
   slab?: number;
-}
-
-/** Internal: a shared buffer given to a worker, once, for the scans that name it. */
-export interface SlabMessage {
-  kind: "slab";
-  /** Its number. */
-  index: number;
-  /** The buffer. */
-  buffer: SharedArrayBuffer;
 }
 
 /** Internal: an entry as a worker answers it: a file read along is at `at` in the slab. */
@@ -133,8 +125,7 @@ class ScanWorker {
 /** Scans directories on a few worker threads; {@linkcode close} it when done. */
 export class DirScanner {
   readonly #workers: ScanWorker[] = [];
-  readonly #slabs: Uint8Array<SharedArrayBuffer>[] = [];
-  readonly #freeSlabs: number[] = [];
+  readonly #slabs = new SharedSlabs(READ_ALONG_SLAB_BYTES);
   readonly #size: number;
   #next = 0;
   #closed = false;
@@ -160,13 +151,13 @@ export class DirScanner {
     const worker = this.#pick();
     const id = this.#next++;
     const { promise, resolve, reject } = Promise.withResolvers<ScannedEntry[]>();
-    const slab = readUpTo > 0 ? this.#lendSlab(worker) : undefined;
+    const slab = readUpTo > 0 ? this.#slabs.lend(worker.worker, worker.slabs) : undefined;
     worker.pending.set(id, {
       path,
       slab,
       resolve: (wire) => {
         resolve(slab === undefined ? wire : this.#copyOut(wire, slab));
-        if (slab !== undefined) this.#freeSlabs.push(slab);
+        if (slab !== undefined) this.#slabs.release(slab);
       },
       reject: (error) => {
         // A slab of a failed worker may still be written to: never reused.
@@ -184,24 +175,9 @@ export class DirScanner {
     return promise;
   }
 
-  /** A free slab (made when none is), given to `worker` if it does not have it. */
-  #lendSlab(worker: ScanWorker): number {
-    let slab = this.#freeSlabs.pop();
-    if (slab === undefined) {
-      slab = this.#slabs.length;
-      this.#slabs.push(new Uint8Array(new SharedArrayBuffer(READ_ALONG_SLAB_BYTES)));
-    }
-    if (!worker.slabs.has(slab)) {
-      const message: SlabMessage = { kind: "slab", index: slab, buffer: this.#slabs[slab].buffer };
-      worker.worker.postMessage(message);
-      worker.slabs.add(slab);
-    }
-    return slab;
-  }
-
   /** The entries with the files read along copied out of `slab`. */
   #copyOut(wire: WireEntry[], slab: number): ScannedEntry[] {
-    const bytes = this.#slabs[slab];
+    const bytes = this.#slabs.bytes(slab);
     return wire.map(({ at, ...entry }) => {
       if (at === undefined || entry.stat === undefined) return entry;
       return { ...entry, content: bytes.slice(at, at + entry.stat.size) };

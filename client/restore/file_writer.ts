@@ -25,6 +25,8 @@
  * @module
  */
 
+import { SharedSlabs, type SlabMessage } from "../concurrency/shared_slabs.ts";
+
 /** One file to write. */
 export interface SmallFile {
   kind: "file";
@@ -69,13 +71,7 @@ export type WireOp = WireFile | EntryAttributes;
 
 /** A message to the worker. */
 export type WriteBatch =
-  | {
-    kind: "slab";
-    /** Its number in later batches. */
-    index: number;
-    /** A buffer shared with the worker, for the bytes of batches. */
-    buffer: SharedArrayBuffer;
-  }
+  | SlabMessage
   | {
     kind: "batch";
     /** Matches the answer to the batch. */
@@ -145,8 +141,7 @@ export class FileWriter {
   readonly #size: number;
   #queue: Waiting[] = [];
   readonly #sent = new Map<number, Sent>();
-  readonly #slabs: Uint8Array<SharedArrayBuffer>[] = [];
-  readonly #freeSlabs: number[] = [];
+  readonly #slabs = new SharedSlabs(SLAB_BYTES);
   #nextId = 0;
   #scheduled = false;
   #failed: Error | undefined;
@@ -208,20 +203,8 @@ export class FileWriter {
 
   /** Sends up to `most` of the waiting operations to `lane`, as far as one slab holds them. */
   #sendTo(lane: Lane, most: number): void {
-    let slab = this.#freeSlabs.pop();
-    if (slab === undefined) {
-      slab = this.#slabs.length;
-      this.#slabs.push(new Uint8Array(new SharedArrayBuffer(SLAB_BYTES)));
-    }
-    if (!lane.slabs.has(slab)) {
-      // Sent once to each worker; batches name it by number (a shared
-      // buffer in every message would cost more than the bytes it saves
-      // copying).
-      const message: WriteBatch = { kind: "slab", index: slab, buffer: this.#slabs[slab].buffer };
-      lane.worker.postMessage(message);
-      lane.slabs.add(slab);
-    }
-    const bytes = this.#slabs[slab];
+    const slab = this.#slabs.lend(lane.worker, lane.slabs);
+    const bytes = this.#slabs.bytes(slab);
     const ops: WireOp[] = [];
     let used = 0;
     let taken = 0;
@@ -263,7 +246,7 @@ export class FileWriter {
       if (sent === undefined) return;
       this.#sent.delete(id);
       lane.sent--;
-      this.#freeSlabs.push(sent.slab);
+      this.#slabs.release(sent.slab);
       sent.waiting.forEach((waiting, i) => {
         const error = errors[i];
         if (error === null) waiting.resolve();
