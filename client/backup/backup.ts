@@ -179,9 +179,9 @@ const CHILDREN_AT_ONCE = 32;
 const DIRS_IN_PARALLEL = 8;
 /**
  * Bytes of small files read along with the scan of one directory, at most,
- * when every file is to be read (see {@linkcode ScanOptions.readUpTo}): a
- * bound on what the scans of the directories in flight hold (1 MiB measured
- * ~10 MiB more peak RSS than 256 KiB, which is near the 300 MiB target). Read along on
+ * when every file is to be read (see {@linkcode ScanOptions.readUpTo}, which
+ * caps it at the scanner's shared buffer): a bound on what the scans of the
+ * directories in flight hold. Read along on
  * the scan worker, a small file costs the main thread no call of its own,
  * each of which wakes a thread of the runtime's pool and waits for it
  * (measured: ~13 µs of main-thread time per file when the data is cached).

@@ -91,8 +91,6 @@ export class DirScanError extends Error {
 
 interface Pending {
   path: string;
-  /** The slab lent to the request, if any. */
-  slab?: number;
   resolve(entries: WireEntry[]): void;
   reject(error: Error): void;
 }
@@ -154,13 +152,15 @@ export class DirScanner {
     const slab = readUpTo > 0 ? this.#slabs.lend(worker.worker, worker.slabs) : undefined;
     worker.pending.set(id, {
       path,
-      slab,
       resolve: (wire) => {
         resolve(slab === undefined ? wire : this.#copyOut(wire, slab));
         if (slab !== undefined) this.#slabs.release(slab);
       },
       reject: (error) => {
-        // A slab of a failed worker may still be written to: never reused.
+        // The worker answered (the directory cannot be listed): it is done
+        // with the slab. A failed or closed worker may still write to it:
+        // then the slab is never lent again.
+        if (slab !== undefined && error instanceof DirScanError) this.#slabs.release(slab);
         reject(error);
       },
     });

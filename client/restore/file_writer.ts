@@ -118,8 +118,6 @@ interface Sent {
   waiting: Waiting[];
   /** The shared buffer holding the batch's bytes. */
   slab: number;
-  /** The worker it went to. */
-  lane: Lane;
 }
 
 /** One worker and what it has been sent. */
@@ -229,7 +227,7 @@ export class FileWriter {
     }
     const waiting = this.#queue.splice(0, taken);
     const id = this.#nextId++;
-    this.#sent.set(id, { waiting, slab, lane });
+    this.#sent.set(id, { waiting, slab });
     lane.sent++;
     const message: WriteBatch = { kind: "batch", id, slab, ops };
     lane.worker.postMessage(message);
