@@ -142,9 +142,14 @@ Deno.test("backup: --exclude leaves paths out", async () => {
     const env = clientEnv(server, dir);
     const src = join(dir, "src");
     await makeTree(src);
-    const result = await backupJson(env, ["--exclude", "*.bin", "--exclude", "empty dir/", src]);
+    // Small enough to be read along with its directory's scan, were it not excluded.
+    await Deno.writeFile(join(src, "a", "secret.key"), randomBytes(1000, 3));
+    const result = await backupJson(env, [
+      ...["--exclude", "*.bin", "--exclude", "*.key", "--exclude", "empty dir/", src],
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.summary.files, 3, "empty, small.txt, odd name");
+    assert.equal(result.summary.bytesRead, 6 + 3, "only the included files are read");
   });
 });
 

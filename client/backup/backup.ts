@@ -275,8 +275,11 @@ class BackupRun {
     this.#budget = new Semaphore(options.memoryBudget ?? 32 * 1024 * 1024);
     this.#params = options.chunkParams ?? DEFAULT_PARAMS;
     this.#exists = new ExistsBatcher((ids) => ports.repo.hasBlobs(ids));
-    // Only when no file can come from the cache: an unchanged run reads no contents.
-    this.#readAlong = ports.cache === undefined || ports.cache.empty === true;
+    // Only when no file can come from the cache (an unchanged run reads no
+    // contents) and nothing is excluded (the worker cannot tell, and an
+    // excluded file is never opened).
+    this.#readAlong = options.exclude === undefined &&
+      (ports.cache === undefined || ports.cache.empty === true);
   }
 
   async run(): Promise<BackupResult> {
