@@ -227,20 +227,17 @@ export class LocalStorage implements BlobStorage {
     const tmp = join(this.#tmp, `${id}.${randomUUID()}`);
     const fsSync = this.#fsSync;
     try {
-      if (fsSync !== undefined) {
-        // One call (open, write, close on the thread pool) instead of three or
-        // more: the data of every put in flight is synced by one syncfs below.
-        await Deno.writeFile(tmp, data, { createNew: true, mode: 0o444 });
-      } else {
-        const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o444 });
-        try {
-          for (let written = 0; written < data.length;) {
-            written += await file.write(data.subarray(written));
-          }
-          await file.syncData();
-        } finally {
-          file.close();
+      // Not `Deno.writeFile`: it copies the bytes on the calling thread first
+      // (measured 0.22 ms per 4 MiB), where `write` hands them over as they are.
+      const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o444 });
+      try {
+        for (let written = 0; written < data.length;) {
+          written += await file.write(data.subarray(written));
         }
+        // With syncfs, the data of every put in flight is synced by one call below.
+        if (fsSync === undefined) await file.syncData();
+      } finally {
+        file.close();
       }
       // The data is durable before the rename: a crash never leaves a partial
       // file under a blob's name.
