@@ -16,7 +16,7 @@ import { Repository } from "./repo/repository.ts";
 import { startHeapGovernor } from "../memory/heap_governor.ts";
 import { backup, type BackupStats } from "./backup/backup.ts";
 import { DenoSourceFs } from "./backup/source_fs.ts";
-import { ExcludeMatcher } from "./backup/exclude.ts";
+import { excludeAny, ExcludeMatcher } from "./backup/exclude.ts";
 import { FileCache, FileCacheError } from "./cache/file_cache.ts";
 import { cachePathFor, defaultCacheDir } from "./cache/cache_path.ts";
 import { createReporter, type ProgressReporter, type ReporterMode } from "./progress/progress.ts";
@@ -111,7 +111,7 @@ export async function backupCommand(args: string[]): Promise<number> {
   for (const file of strings(flags.values["exclude-file"])) {
     matchers.push(await ExcludeMatcher.fromFile(file));
   }
-  const exclude = (path: string, isDir: boolean) => matchers.some((m) => m.excludes(path, isDir));
+  const exclude = excludeAny(matchers);
   const settings = await settingsFromFlags(flags);
   const repo = await Repository.open(settings);
   const reporter = reporterFor(json, quiet);

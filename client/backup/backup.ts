@@ -97,7 +97,11 @@ export interface BackupOptions {
   host: string;
   /** Tags recorded in the snapshot. */
   tags: string[];
-  /** Whether an absolute path should be left out. */
+  /**
+   * Whether an absolute path should be left out. Leave it undefined when
+   * nothing is excluded: only then are small files read along with their
+   * directory's scan (the scan cannot tell an excluded file).
+   */
   exclude?: (path: string, isDir: boolean) => boolean;
   /** Stay on the file system of `path`. */
   oneFileSystem?: boolean;

@@ -337,3 +337,18 @@ export class ExcludeMatcher {
     return re.test(path);
   }
 }
+
+/**
+ * One exclusion test for several matchers (command-line patterns, exclude
+ * files): a path is left out when any of them excludes it. `undefined` when
+ * none has a pattern, so that a backup knows nothing is excluded (it then
+ * reads small files along with their directory's scan, see
+ * `BackupOptions.exclude`).
+ */
+export function excludeAny(
+  matchers: readonly ExcludeMatcher[],
+): ((absolutePath: string, isDir: boolean) => boolean) | undefined {
+  const active = matchers.filter((m) => !m.empty);
+  if (active.length === 0) return undefined;
+  return (absolutePath, isDir) => active.some((m) => m.excludes(absolutePath, isDir));
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ExcludeMatcher, ExcludePatternError, parseExcludeFile } from "./exclude.ts";
+import { excludeAny, ExcludeMatcher, ExcludePatternError, parseExcludeFile } from "./exclude.ts";
 
 /** [pattern, path, isDir, excluded]. */
 type Case = [string, string, boolean, boolean];
@@ -255,4 +255,17 @@ Deno.test("ExcludeMatcher is fast enough for large trees", () => {
   const ms = performance.now() - start;
   assert.ok(excluded > 0);
   assert.ok(ms < 2000, `100,000 paths took ${ms.toFixed(0)} ms`);
+});
+
+Deno.test("excludeAny is undefined without patterns and excludes what any matcher excludes", () => {
+  assert.equal(excludeAny([]), undefined);
+  assert.equal(excludeAny([new ExcludeMatcher([]), new ExcludeMatcher([])]), undefined);
+  const exclude = excludeAny([new ExcludeMatcher([]), new ExcludeMatcher(["*.tmp"])]);
+  assert.ok(exclude !== undefined);
+  assert.equal(exclude("/a/b.tmp", false), true);
+  assert.equal(exclude("/a/b.txt", false), false);
+  const both = excludeAny([new ExcludeMatcher(["*.tmp"]), new ExcludeMatcher(["cache/"])])!;
+  assert.equal(both("/home/u/cache", true), true);
+  assert.equal(both("/home/u/x.tmp", false), true);
+  assert.equal(both("/home/u/x.txt", false), false);
 });
