@@ -24,7 +24,7 @@ import {
   type Snapshot,
 } from "../snapshot/schema.ts";
 import type { SourceFs, SourceStat } from "./source_fs.ts";
-import type { ScanOptions } from "./dir_scanner.ts";
+import { READ_ALONG_SLAB_BYTES, type ScanOptions } from "./dir_scanner.ts";
 import { Semaphore } from "../concurrency/semaphore.ts";
 import { ExistsBatcher } from "./exists_batcher.ts";
 import { VERSION } from "../../version.ts";
@@ -181,16 +181,6 @@ const SMALL_FILE = 4 * 1024 * 1024;
 const CHILDREN_AT_ONCE = 32;
 /** Directories worked on in parallel with their parents, in the whole run. */
 const DIRS_IN_PARALLEL = 8;
-/**
- * Bytes of small files read along with the scan of one directory, at most,
- * when every file is to be read (see {@linkcode ScanOptions.readUpTo}, which
- * caps it at the scanner's shared buffer): a bound on what the scans of the
- * directories in flight hold. Read along on
- * the scan worker, a small file costs the main thread no call of its own,
- * each of which wakes a thread of the runtime's pool and waits for it
- * (measured: ~13 µs of main-thread time per file when the data is cached).
- */
-const READ_ALONG_BYTES = 256 * 1024;
 
 /** `fn` over `items` with at most `limit` calls running; results in order. */
 async function mapLimit<T, R>(
@@ -266,7 +256,13 @@ class BackupRun {
   readonly #params: Readonly<ChunkerParams>;
   #known = new Set<string>();
   readonly #exists: ExistsBatcher;
-  /** Scans read small files along (see {@linkcode READ_ALONG_BYTES}). */
+  /**
+   * Scans read small files along, as much as the scanner takes per directory
+   * (see {@linkcode ScanOptions.readUpTo}). Read on the scan worker, a small
+   * file costs the main thread no call of its own, each of which wakes a
+   * thread of the runtime's pool and waits for it (measured: ~13 µs of
+   * main-thread time per file when the data is cached).
+   */
   readonly #readAlong: boolean;
   readonly #uploads = new Map<string, Promise<void>>();
   readonly #writes: Promise<unknown>[] = [];
@@ -386,7 +382,7 @@ class BackupRun {
     let stats: (SourceStat | undefined)[];
     let contents: (Uint8Array | undefined)[] = [];
     if (fs.scanDir !== undefined) {
-      const options: ScanOptions = this.#readAlong ? { readUpTo: READ_ALONG_BYTES } : {};
+      const options: ScanOptions = this.#readAlong ? { readUpTo: READ_ALONG_SLAB_BYTES } : {};
       const entries = await reading(path, () => fs.scanDir!(path, options));
       names = entries.map((e) => e.name);
       contents = entries.map((e) => {
