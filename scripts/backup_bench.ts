@@ -11,7 +11,8 @@
  * compressible text, in a tree of directories) plus three large files of
  * M MiB (random, random, and a copy of the first with a changed header —
  * redundant data). Page caches are dropped before each phase when possible
- * (root), so reads are cold.
+ * (root), so reads are cold. Nothing is deleted until the last round ends
+ * (about 6 GB per round stay on disk until then): see docs/benchmarks.md.
  *
  * `--storage` picks where both tools store their backups: the server's local
  * storage and a local restic repository (the default), a directory on a
@@ -378,7 +379,11 @@ async function runBench(
     restore: () => Promise<Timed>,
     repoMiB: () => Promise<number>,
   ) => {
-    await Deno.remove(src, { recursive: true });
+    // The previous tool's tree is moved aside, not deleted: see "Nothing is
+    // deleted while measuring" in docs/benchmarks.md.
+    await Deno.rename(src, join(work, `src-before-${tool}`)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
     await generate(src, small, largeMiB, signal);
     for (const phase of ["first backup", "unchanged backup", "after mutation"]) {
       if (phase === "after mutation") await mutate(src, small);
@@ -575,10 +580,13 @@ async function main(): Promise<number> {
         work = rounds > 1 ? join(values.dir, `round-${round}`) : values.dir;
         await Deno.mkdir(work, { recursive: true });
       }
-      // Each round stops its servers and (unless kept) removes its files before the next.
+      // Each round stops its servers before the next. Its files (unless kept)
+      // are removed only after the last round: on a file system without a
+      // journal, creating files within minutes of deleting many is several
+      // times slower, which would slow the next round's restores.
       const roundTeardown = new Teardown();
+      if (values.dir === undefined) teardown.add(() => Deno.remove(work, { recursive: true }));
       teardown.add(() => roundTeardown.run());
-      if (values.dir === undefined) roundTeardown.add(() => Deno.remove(work, { recursive: true }));
       const round1 = await runBench(
         { ...options, storageBench: options.storageBench && round === 1 },
         work,
