@@ -19,7 +19,7 @@ import {
   BLOB_INDEX_END,
   BLOB_INDEX_START,
   blobIndexHash,
-  blobIndexKey,
+  blobIndexKeyOfId,
   counterKey,
   decodeUint64,
   encodeUint64,
@@ -39,18 +39,18 @@ function bump(kv: KvStore, key: Uint8Array, delta: number): void {
 
 /** Whether blob `id` (lowercase hex) is indexed. */
 export function has(kv: KvStore, id: string): boolean {
-  return kv.get(blobIndexKey(hexToBytes(id))) !== undefined;
+  return kv.get(blobIndexKeyOfId(id)) !== undefined;
 }
 
 /** The size of blob `id`, or undefined. */
 export function size(kv: KvStore, id: string): number | undefined {
-  const value = kv.get(blobIndexKey(hexToBytes(id)));
+  const value = kv.get(blobIndexKeyOfId(id));
   return value === undefined ? undefined : Number(decodeUint64(value, 0));
 }
 
 /** Where blob `id` is: `undefined` when not indexed, `"standalone"` for a blob stored under its own id. */
 export function locate(kv: KvStore, id: string): PackLocation | "standalone" | undefined {
-  const value = kv.get(blobIndexKey(hexToBytes(id)));
+  const value = kv.get(blobIndexKeyOfId(id));
   if (value === undefined) return undefined;
   if (value.length < PACKED_VALUE_BYTES) return "standalone";
   return {
@@ -62,7 +62,7 @@ export function locate(kv: KvStore, id: string): PackLocation | "standalone" | u
 
 /** When blob `id` was recorded (ms since the epoch; 0 when unknown), or undefined. */
 export function addedAt(kv: KvStore, id: string): number | undefined {
-  const value = kv.get(blobIndexKey(hexToBytes(id)));
+  const value = kv.get(blobIndexKeyOfId(id));
   if (value === undefined) return undefined;
   return value.length >= 16 ? Number(decodeUint64(value, 8)) : 0;
 }
@@ -83,7 +83,7 @@ export function add(
   now: number,
   packed?: PackLocation,
 ): boolean {
-  const key = blobIndexKey(hexToBytes(id));
+  const key = blobIndexKeyOfId(id);
   if (kv.get(key) !== undefined) return false;
   const value = new Uint8Array(packed === undefined ? STANDALONE_VALUE_BYTES : PACKED_VALUE_BYTES);
   const view = new DataView(value.buffer);
@@ -101,7 +101,7 @@ export function add(
 
 /** Forgets blob `id`; returns whether it was indexed. Call in a transaction. */
 export function remove(kv: KvStore, id: string): boolean {
-  const key = blobIndexKey(hexToBytes(id));
+  const key = blobIndexKeyOfId(id);
   const value = kv.get(key);
   if (value === undefined) return false;
   kv.delete(key);

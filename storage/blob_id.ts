@@ -66,6 +66,12 @@ export function hexDigitValue(code: number): number {
   return -1;
 }
 
+/** Values of lowercase hex digits by char code (below 128); -1 for other chars. */
+const HEX_VALUES = Int8Array.from(
+  { length: 128 },
+  (_, code) => hexDigitValue(code),
+);
+
 /**
  * The bytes of lowercase hex text (a blob id's 64 digits give its 32 bytes);
  * throws a `RangeError` for anything else than pairs of lowercase hex digits.
@@ -75,15 +81,29 @@ export function hexToBytes(hex: string): Uint8Array {
     throw new RangeError(`Cannot decode "${hex.slice(0, 80)}" as hex: odd length`);
   }
   const out = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < out.length; i++) {
-    const hi = hexDigitValue(hex.charCodeAt(2 * i));
-    const lo = hexDigitValue(hex.charCodeAt(2 * i + 1));
-    if (hi < 0 || lo < 0) {
+  hexInto(hex, out, 0);
+  return out;
+}
+
+/**
+ * Writes the bytes of lowercase hex text of even length into `out` at
+ * `offset`; throws a `RangeError` for a char that is not a lowercase hex
+ * digit (`out` is then partly written).
+ */
+export function hexInto(hex: string, out: Uint8Array, offset: number): void {
+  const n = hex.length >> 1;
+  for (let i = 0; i < n; i++) {
+    // A char code of 128 or more reads `undefined`, which `| 0` makes 0 and
+    // the sign check below cannot tell from "0": test it apart.
+    const a = hex.charCodeAt(2 * i);
+    const b = hex.charCodeAt(2 * i + 1);
+    const hi = a < 128 ? HEX_VALUES[a] : -1;
+    const lo = b < 128 ? HEX_VALUES[b] : -1;
+    if ((hi | lo) < 0) {
       throw new RangeError(`Cannot decode "${hex.slice(0, 80)}" as hex: not a lowercase hex digit`);
     }
-    out[i] = (hi << 4) | lo;
+    out[offset + i] = (hi << 4) | lo;
   }
-  return out;
 }
 
 /** Lowercase hex of `bytes` (32 bytes give a blob id). */

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { BlobCorruptError, InvalidBlobIdError } from "./blob_storage.ts";
-import { assertBlobId, blobIdOf, bytesToHex, hexToBytes, isBlobId, verifyBlob } from "./blob_id.ts";
+import {
+  assertBlobId,
+  blobIdOf,
+  bytesToHex,
+  hexInto,
+  hexToBytes,
+  isBlobId,
+  verifyBlob,
+} from "./blob_id.ts";
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
@@ -53,4 +61,15 @@ Deno.test("hexToBytes and bytesToHex convert both ways and refuse non-hex", () =
   assert.throws(() => hexToBytes("abc"), /odd length/);
   assert.throws(() => hexToBytes("AB"), /not a lowercase hex digit/);
   assert.throws(() => hexToBytes("zz"), /not a lowercase hex digit/);
+  // Chars beyond ASCII, including ones whose low byte is a hex digit's code.
+  assert.throws(() => hexToBytes("\u0130a"), /not a lowercase hex digit/);
+  assert.throws(() => hexToBytes("a\u00e0"), /not a lowercase hex digit/);
+  assert.throws(() => hexToBytes("0/"), /not a lowercase hex digit/);
+  assert.throws(() => hexToBytes("g0"), /not a lowercase hex digit/);
+});
+
+Deno.test("hexInto writes at an offset", () => {
+  const out = new Uint8Array(4);
+  hexInto("beef", out, 1);
+  assert.deepEqual([...out], [0, 0xbe, 0xef, 0]);
 });

@@ -21,6 +21,8 @@
  * @module
  */
 
+import { hexInto } from "../../storage/blob_id.ts";
+
 /** The type of a logical key, as reported by TYPE. */
 export type KeyType = "string" | "hash" | "set" | "list";
 
@@ -288,6 +290,22 @@ export function blobIndexKey(hash: Uint8Array): Uint8Array {
   out[0] = SYSTEM_PREFIX;
   out[1] = BLOB_INDEX_TAG;
   out.set(hash, 2);
+  return out;
+}
+
+/**
+ * The blob index key of blob `id` (its SHA-256 as 64 lowercase hex digits):
+ * {@linkcode blobIndexKey} of the decoded hash, without decoding it apart.
+ * Throws a `RangeError` for an id that is not 64 lowercase hex digits.
+ */
+export function blobIndexKeyOfId(id: string): Uint8Array {
+  if (id.length !== 2 * BLOB_HASH_LENGTH) {
+    throw new RangeError(`Cannot encode blob index key: id of ${id.length} chars, expected 64`);
+  }
+  const out = new Uint8Array(2 + BLOB_HASH_LENGTH);
+  out[0] = SYSTEM_PREFIX;
+  out[1] = BLOB_INDEX_TAG;
+  hexInto(id, out, 2);
   return out;
 }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   blobIndexHash,
   blobIndexKey,
+  blobIndexKeyOfId,
   compareBytes,
   counterKey,
   dataPrefix,
@@ -64,6 +65,7 @@ Deno.test("examples of each encoding in hex", () => {
   const hash = new Uint8Array(32).fill(0xab);
   assert.equal(hex(blobIndexKey(hash)), "0062" + "ab".repeat(32));
   assert.deepEqual(blobIndexHash(blobIndexKey(hash)), hash);
+  assert.deepEqual(blobIndexKeyOfId("ab".repeat(32)), blobIndexKey(hash));
 });
 
 Deno.test("registry keys sort by name in byte order and stay in the registry range", () => {
@@ -183,6 +185,8 @@ Deno.test("uint64 values round-trip, also from views", () => {
   }
   assert.throws(() => decodeUint64(b(1, 2, 3)), RangeError);
   assert.throws(() => blobIndexKey(new Uint8Array(31)), RangeError);
+  assert.throws(() => blobIndexKeyOfId("ab".repeat(31)), RangeError);
+  assert.throws(() => blobIndexKeyOfId("AB".repeat(32)), RangeError);
   assert.throws(() => blobIndexHash(counterKey("x")), RangeError);
   assert.throws(() => registryName(stringKey(s("x"))), RangeError);
 });

@@ -218,7 +218,7 @@ export class LocalStorage implements BlobStorage {
   async #put(id: string, data: Uint8Array): Promise<void> {
     const shard = await this.#shard(id.slice(0, 2));
     const path = join(shard.path, id);
-    const existing = await statIfExists(path);
+    const existing = statIfExistsSync(path);
     if (existing?.isFile && existing.size === data.length) {
       // Another process may have renamed it into place and not synced yet.
       await shard.sync.sync();
@@ -229,7 +229,9 @@ export class LocalStorage implements BlobStorage {
     try {
       // Not `Deno.writeFile`: it copies the bytes on the calling thread first
       // (measured 0.22 ms per 4 MiB), where `write` hands them over as they are.
-      const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o444 });
+      // The metadata calls around it are synchronous: each takes a few
+      // microseconds, less than waking a thread of the async file system ops.
+      const file = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o444 });
       try {
         for (let written = 0; written < data.length;) {
           written += await file.write(data.subarray(written));
@@ -242,7 +244,7 @@ export class LocalStorage implements BlobStorage {
       // The data is durable before the rename: a crash never leaves a partial
       // file under a blob's name.
       if (fsSync !== undefined) await fsSync.sync();
-      await Deno.rename(tmp, path);
+      Deno.renameSync(tmp, path);
     } catch (error) {
       await Deno.remove(tmp).catch(() => {});
       throw error;
@@ -504,6 +506,17 @@ async function statBlobs(dir: string, names: string[]): Promise<BlobInfo[]> {
 async function statIfExists(path: string): Promise<Deno.FileInfo | undefined> {
   try {
     return await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function statIfExistsSync(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return undefined;
