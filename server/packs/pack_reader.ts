@@ -1,15 +1,19 @@
 /**
  * Reading one blob out of a pack: the whole pack is read (and verified by
  * the storage) into a bounded cache of recently read packs, then the blob is
- * cut out of it and verified against its own id before it is returned. When
- * the pack is damaged, the blob's own range is read instead (`getRange`), so
+ * cut out of it. The blob is returned without hashing it again when the
+ * verified pack's own trailer lists it at that place (the trailer holds each
+ * blob's hash as the server computed it when packing, and the pack's hash
+ * covers the trailer); otherwise it is verified against its id. When the
+ * pack is damaged, the blob's own range is read instead (`getRange`), so
  * that one bad byte costs one blob, not every blob of its pack.
  *
  * @module
  */
 
 import { BlobCorruptError, type BlobStorage } from "../../storage/blob_storage.ts";
-import { blobIdOf } from "../../storage/blob_id.ts";
+import { blobIdOf, bytesToHex } from "../../storage/blob_id.ts";
+import { decodePack, PackFormatError } from "./pack_format.ts";
 import type { PackLocation } from "./blob_packer.ts";
 
 /** Reads packed blobs from one storage. */
@@ -60,9 +64,15 @@ export class PackReader {
     // costs less than a storage round trip per blob.
     let data: Uint8Array;
     try {
-      const bytes = await this.#whole(pack);
+      const cached = this.#whole(pack);
+      const bytes = await cached.bytes;
       if (offset + length > bytes.length) {
         throw new BlobCorruptError(id, `pack ${pack} is ${bytes.length} bytes, too short`);
+      }
+      const listed = listing(cached, bytes).get(id);
+      if (listed !== undefined && listed.offset === offset && listed.length === length) {
+        // A view: the cached pack is never modified.
+        return bytes.subarray(offset, offset + length);
       }
       data = bytes.slice(offset, offset + length);
     } catch (error) {
@@ -80,14 +90,14 @@ export class PackReader {
     return data;
   }
 
-  #whole(pack: string): Promise<Uint8Array> {
+  #whole(pack: string): CachedPack {
     const cached = this.#cache.get(pack);
     if (cached !== undefined) {
       this.#cache.delete(pack);
       this.#cache.set(pack, cached);
-      return cached.bytes;
+      return cached;
     }
-    const entry: CachedPack = { bytes: this.#storage.get(pack), size: 0 };
+    const entry: CachedPack = { bytes: this.#storage.get(pack), size: 0, listing: undefined };
     this.#cache.set(pack, entry);
     entry.bytes.then((bytes) => {
       if (this.#cache.get(pack) !== entry) return;
@@ -101,12 +111,35 @@ export class PackReader {
     }, () => {
       if (this.#cache.get(pack) === entry) this.#cache.delete(pack);
     });
-    return entry.bytes;
+    return entry;
   }
 }
 
+/** Where a pack's trailer puts each blob: by lowercase hex id. */
+type Listing = Map<string, { offset: number; length: number }>;
+
 interface CachedPack {
+  /** The whole pack, verified against its id by the storage. */
   bytes: Promise<Uint8Array>;
   /** Its size once read (0 before): what it counts against the bound. */
   size: number;
+  /** Its trailer's entries, decoded on first use; empty for a malformed trailer. */
+  listing: Listing | undefined;
+}
+
+/** The entries of the verified pack `bytes` held by `cached`, decoded once. */
+function listing(cached: CachedPack, bytes: Uint8Array): Listing {
+  if (cached.listing !== undefined) return cached.listing;
+  const entries: Listing = new Map();
+  try {
+    for (const { hash, offset, length } of decodePack(bytes)) {
+      entries.set(bytesToHex(hash), { offset, length });
+    }
+  } catch (error) {
+    // Not a well-formed pack: every blob is then verified by its hash.
+    if (!(error instanceof PackFormatError)) throw error;
+    entries.clear();
+  }
+  cached.listing = entries;
+  return entries;
 }

@@ -41,6 +41,35 @@ Deno.test("PackReader reads and verifies packed blobs, reading each pack once", 
   }
 });
 
+Deno.test("PackReader trusts a verified pack's trailer only for the place it lists", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ddb_pack_reader_test_" });
+  const storage = await LocalStorage.open(dir);
+  try {
+    const packer = new BlobPacker(storage);
+    const datas = [1, 2].map((seed) => new Uint8Array(500).fill(seed));
+    const ids = datas.map(blobIdOf);
+    const locations = await Promise.all(datas.map((d, i) => packer.add(ids[i], d)));
+    await packer.close();
+    const reader = new PackReader(storage);
+    // An index entry naming blob 0 at blob 1's place (same length): the
+    // trailer does not list it there, and its bytes do not hash to it.
+    await assert.rejects(reader.read(ids[0], locations[1]), BlobCorruptError);
+    await assert.rejects(reader.read(ids[0], { ...locations[0], length: 499 }), BlobCorruptError);
+    assert.deepEqual(await reader.read(ids[1], locations[1]), datas[1]);
+    // A blob that is not a pack at all, read as one: verified by hashing.
+    const plain = new TextEncoder().encode("xx-hello-xx");
+    const plainId = blobIdOf(plain);
+    await storage.put(plainId, plain);
+    const hello = new TextEncoder().encode("hello");
+    const location = { pack: plainId, offset: 3, length: 5 };
+    assert.deepEqual(await reader.read(blobIdOf(hello), location), hello);
+    await assert.rejects(reader.read(ids[0], location), BlobCorruptError);
+  } finally {
+    await storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("PackReader reads the intact blobs of a damaged pack and refuses the damaged one", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ddb_pack_reader_test_" });
   const storage = await LocalStorage.open(dir);
