@@ -188,6 +188,7 @@ export class SqliteKvStore implements KvStore {
       const cached = this.#cache.lookupAt(k);
       if (cached !== undefined) return cached === ReadCache.ABSENT ? undefined : cached;
     }
+    this.#sqliteRead();
     const row = this.#get.get(key) as unknown as [Uint8Array] | undefined;
     const value = row === undefined ? undefined : row[0];
     this.#cache.remember(key, value);
@@ -225,6 +226,11 @@ export class SqliteKvStore implements KvStore {
     return existed;
   }
 
+  /** Begins a read batch's transaction before its first read of SQLite. */
+  #sqliteRead(): void {
+    if (this.#readBatch && !this.#db.isTransaction) this.#beginRead.run();
+  }
+
   /** Gives the pending writes to SQLite. */
   #flush(): void {
     if (this.#pending.size === 0) return;
@@ -249,6 +255,7 @@ export class SqliteKvStore implements KvStore {
   /** Number of keys in [start, end). */
   count(start: Uint8Array, end: Uint8Array): number {
     this.#flush();
+    this.#sqliteRead();
     const row = this.#count.get(start, end) as unknown as [number];
     return row[0];
   }
@@ -284,6 +291,7 @@ export class SqliteKvStore implements KvStore {
       if (start !== undefined) params.push(start);
       if (end !== undefined) params.push(end);
       params.push(want);
+      this.#sqliteRead();
       const rows = statement.all(...params) as unknown as [Uint8Array, Uint8Array][];
       for (const row of rows) yield { key: row[0], value: row[1] };
       if (rows.length < want) return;
@@ -340,7 +348,8 @@ export class SqliteKvStore implements KvStore {
   /** See {@linkcode KvStore.readBatch}. */
   readBatch<T>(fn: () => T): T {
     if (this.#depth > 0 || this.#readBatch) return fn();
-    this.#beginRead.run();
+    // The read transaction begins at the batch's first read that reaches
+    // SQLite (#sqliteRead): a batch answered from the cache costs nothing.
     this.#readBatch = true;
     try {
       const result = fn();
