@@ -77,24 +77,23 @@ const HEX_VALUES = Int8Array.from(
  * throws a `RangeError` for anything else than pairs of lowercase hex digits.
  */
 export function hexToBytes(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0) {
-    throw new RangeError(`Cannot decode "${hex.slice(0, 80)}" as hex: odd length`);
-  }
   const out = new Uint8Array(hex.length >> 1);
   hexInto(hex, out, 0);
   return out;
 }
 
 /**
- * Writes the bytes of lowercase hex text of even length into `out` at
- * `offset`; throws a `RangeError` for a char that is not a lowercase hex
- * digit (`out` is then partly written).
+ * Writes the bytes of lowercase hex text into `out` at `offset`; throws a
+ * `RangeError` for an odd length or a char that is not a lowercase hex digit
+ * (`out` is then partly written).
  */
 export function hexInto(hex: string, out: Uint8Array, offset: number): void {
+  if (hex.length % 2 !== 0) {
+    throw new RangeError(`Cannot decode "${hex.slice(0, 80)}" as hex: odd length`);
+  }
   const n = hex.length >> 1;
   for (let i = 0; i < n; i++) {
-    // A char code of 128 or more reads `undefined`, which `| 0` makes 0 and
-    // the sign check below cannot tell from "0": test it apart.
+    // The table covers char codes below 128; any other char is no hex digit.
     const a = hex.charCodeAt(2 * i);
     const b = hex.charCodeAt(2 * i + 1);
     const hi = a < 128 ? HEX_VALUES[a] : -1;

@@ -72,4 +72,5 @@ Deno.test("hexInto writes at an offset", () => {
   const out = new Uint8Array(4);
   hexInto("beef", out, 1);
   assert.deepEqual([...out], [0, 0xbe, 0xef, 0]);
+  assert.throws(() => hexInto("bee", out, 0), /odd length/);
 });

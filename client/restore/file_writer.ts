@@ -6,9 +6,9 @@
  * the runtime's thread pool and back, and synchronous calls there would
  * stall the network. The workers take files in batches of at least 64, or
  * of what waited for 4 ms, so the main thread pays one message per batch.
- * Two workers by default: one spends much of
- * its time waiting in the kernel (creating 50,000 files in 2,000 directories
- * took 3.8 s with one, 2.2–2.7 s with two).
+ * Two workers by default: one spends much of its time waiting in the kernel
+ * (creating 50,000 files in 2,000 directories took 3.8 s with one, 2.2–2.7 s
+ * with two).
  *
  * Operations run in parallel, in no set order: an operation that must come
  * after another (a directory's attributes after its files) is handed over
