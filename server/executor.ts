@@ -29,7 +29,10 @@ import type { Session } from "./session.ts";
 
 /** Independent I/O commands of one pipeline run at once, at most. */
 const MAX_PARALLEL = 64;
-/** Bulk reply bytes of parallel commands held before they are written out. */
+/**
+ * Bytes of the buffers that bulk replies of parallel commands hold (views
+ * keep their whole buffer alive) before the replies are written out.
+ */
 const MAX_HELD_REPLY_BYTES = 8 * 1024 * 1024;
 
 const TX_CONTROL = new Set(["MULTI", "EXEC", "DISCARD", "TXINIT", "TXCOMMIT", "TXDISCARD", "QUIT"]);
@@ -124,6 +127,7 @@ export class Executor {
     let next: Plan | undefined;
     let i = 0;
     let held = 0;
+    const pinned = new Set<ArrayBufferLike>();
     while (i < commands.length && !session.closeAfterReply) {
       const plan = next ?? this.#plan(session, commands[i]);
       next = undefined;
@@ -197,9 +201,16 @@ export class Executor {
         const done = await Promise.all(group);
         replies.push(...done);
         if (sink !== undefined) {
-          for (const reply of done) if (reply.kind === "bulk") held += reply.value.length;
+          // What a reply holds is the buffer it is a view of (a blob read
+          // out of a pack is a view of the whole pack), counted once.
+          for (const reply of done) {
+            if (reply.kind !== "bulk" || pinned.has(reply.value.buffer)) continue;
+            pinned.add(reply.value.buffer);
+            held += reply.value.buffer.byteLength;
+          }
           if (held >= MAX_HELD_REPLY_BYTES) {
             held = 0;
+            pinned.clear();
             await sink(replies.splice(0));
           }
         }

@@ -71,7 +71,9 @@ export class PackReader {
       }
       const listed = listing(cached, bytes).get(id);
       if (listed !== undefined && listed.offset === offset && listed.length === length) {
-        // A view: the cached pack is never modified.
+        // A view: the cached pack is never modified. It keeps the whole pack
+        // alive while the reply waits, which the executor counts (it bounds
+        // held replies by the buffers they are views of).
         return bytes.subarray(offset, offset + length);
       }
       data = bytes.slice(offset, offset + length);
