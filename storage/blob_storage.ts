@@ -16,7 +16,9 @@
  * - Read-after-write: once `put` resolves, `get`, `has` and `list` see it.
  * - `get` of a missing blob rejects with {@linkcode BlobNotFoundError}.
  * - `get` verifies the bytes against the id: a damaged blob rejects with
- *   {@linkcode BlobCorruptError}; wrong bytes are never returned.
+ *   {@linkcode BlobCorruptError}; wrong bytes are never returned. Only a
+ *   caller that verifies what it reads itself may opt out
+ *   (`{ verify: false }`): it then gets the bytes as stored.
  * - `list` streams every blob (in no particular order) without holding the
  *   whole listing in memory.
  * - `delete` of a missing blob succeeds.
@@ -38,14 +40,25 @@ export interface BlobInfo {
   size: number;
 }
 
+/** Options of {@linkcode BlobStorage.get}. */
+export interface GetOptions {
+  /**
+   * Whether to check the bytes against the id (default true). `false` skips
+   * the hashing and returns the bytes as stored, damaged or not: only for a
+   * caller that checks them itself (a pack's reader hashing the pack once, a
+   * client hashing every blob it receives).
+   */
+  verify?: boolean;
+}
+
 /** A place that stores blobs by id. See the module documentation for the contract. */
 export interface BlobStorage {
   /** The storage URL with any secret removed, for logs and INFO. */
   readonly displayUrl: string;
   /** Stores `data` under `id` atomically and durably. */
   put(id: string, data: Uint8Array): Promise<void>;
-  /** The bytes of blob `id`, verified against the id. */
-  get(id: string): Promise<Uint8Array>;
+  /** The bytes of blob `id`, verified against the id unless `options.verify` is false. */
+  get(id: string, options?: GetOptions): Promise<Uint8Array>;
   /**
    * `length` bytes of blob `id` starting at `offset`, NOT verified (a part
    * cannot be checked against the id: callers verify what they store inside

@@ -25,6 +25,7 @@ import {
   type BlobInfo,
   BlobNotFoundError,
   type BlobStorage,
+  type GetOptions,
   InvalidBlobIdError,
 } from "./blob_storage.ts";
 
@@ -172,11 +173,11 @@ export class RetryingStorage implements BlobStorage {
   }
 
   /** `inner.get`, retried. */
-  get(id: string): Promise<Uint8Array> {
+  get(id: string, options?: GetOptions): Promise<Uint8Array> {
     return this.#retry(
       "get",
       `get blob "${id}" from storage "${this.displayUrl}"`,
-      () => this.inner.get(id),
+      () => this.inner.get(id, options),
     );
   }
 

@@ -221,6 +221,24 @@ Deno.test("check: a corrupted blob file is found by --read-data, with both snaps
       `${snapshots[1]} /a/small.txt`,
     ]);
     assert.match(json.summary.problems[0].message, /differ|hashes to/);
+
+    // BGET verifies on the server; NOVERIFY sends the bytes as stored.
+    const verified = await redisCli(server.port, ["BGET", id]);
+    assert.match(verified.stdout, /ERR Cannot read blob/);
+    const stored = await redisCli(server.port, ["BGET", id, "NOVERIFY"]);
+    assert.equal(stored.stdout, "jello\n\n");
+    // A restore asks for NOVERIFY and its own hash finds the damage: that
+    // file is an error, the others are restored.
+    const target = await Deno.makeTempDir({ prefix: "ddb_check_restore_" });
+    try {
+      const restored = await runDdb(["restore", "latest", join(target, "out")], env);
+      assert.notEqual(restored.code, 0, restored.stdout + restored.stderr);
+      assert.match(restored.stderr, new RegExp(`small\\.txt.*${id}`));
+      await assert.rejects(Deno.lstat(join(target, "out", "a", "small.txt")), Deno.errors.NotFound);
+      assert.ok((await Deno.lstat(join(target, "out", "a", "b", "big.bin"))).isFile);
+    } finally {
+      await Deno.remove(target, { recursive: true });
+    }
   });
 });
 

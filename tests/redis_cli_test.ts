@@ -525,6 +525,15 @@ Deno.test({
           equal(textPut.stdout, `${textHash}\n`);
           const textGet = await redisCli(port, ["BGET", textHash]);
           equal(textGet.stdout, "a printable blob\nwith two lines\n\n");
+          // NOVERIFY (any case): the same bytes, for a client that hashes them itself.
+          const unverified = await redisCli(port, ["BGET", textHash, "noverify"]);
+          equal(unverified.stdout, "a printable blob\nwith two lines\n\n");
+          const binaryUnverified = await redisCli(port, ["BGET", binaryHash, "NOVERIFY"]);
+          deepEqual(binaryUnverified.raw, Uint8Array.from([...binary, 10]));
+          await cli.expectError(
+            ["BGET", textHash, "FAST"],
+            "ERR syntax error: unknown option 'FAST'",
+          );
           // Storing the same content again gives the same hash and stores nothing new.
           await cli.expect(["BPUT", "a printable blob\nwith two lines\n"], `"${textHash}"`);
           const emptyHash = sha256Hex(new Uint8Array(0));

@@ -116,7 +116,9 @@ export class BlobChecker {
   #read(w: Waiting): Promise<boolean> {
     return this.#reads.run(async () => {
       try {
-        const data = await this.#source.getBlob(w.id);
+        // The server verifies too: a blob it cannot read intact is its error
+        // (blob-unreadable), told apart from bytes that change on the way.
+        const data = await this.#source.getBlob(w.id, undefined, { verifyOnServer: true });
         this.#onRead(data.length);
         return false;
       } catch (error) {

@@ -159,9 +159,23 @@ export class Repository {
    * Downloads a blob and verifies its hash; throws when the server does not
    * have it. `size`, when the caller knows it, picks the connection (see
    * {@linkcode SMALL_BLOB_BYTES}); it is not checked here.
+   *
+   * The server sends the bytes as stored (`BGET … NOVERIFY`): the hash
+   * computed here is the check, once instead of on both ends. With
+   * `verifyOnServer` it checks them too, and a damaged blob is then the
+   * server's error reply, not an
+   * {@linkcode IntegrityError}: `ddb check` tells the two apart.
    */
-  async getBlob(id: string, size?: number): Promise<Uint8Array> {
-    const data = asBytesOrNull(await this.#blobConnection(size).call("BGET", id));
+  async getBlob(
+    id: string,
+    size?: number,
+    options: { verifyOnServer?: boolean } = {},
+  ): Promise<Uint8Array> {
+    const connection = this.#blobConnection(size);
+    const reply = options.verifyOnServer
+      ? await connection.call("BGET", id)
+      : await connection.call("BGET", id, "NOVERIFY");
+    const data = asBytesOrNull(reply);
     if (data === null) {
       throw new IntegrityError(`Cannot read blob ${id}: the server does not have it`);
     }

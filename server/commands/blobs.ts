@@ -2,7 +2,9 @@
  * Blob commands: BPUT, BGET, BEXISTS, BMULTIEXISTS, BSIZE, BCNT.
  *
  * The server hashes every blob itself (lowercase hex SHA-256) and never
- * trusts a hash from the client. BPUT replies only after the blob is durable
+ * trusts a hash from the client. It verifies every blob it reads, unless
+ * the client asks it not to (`BGET hash NOVERIFY`) because it hashes what
+ * it receives itself: then the bytes are sent as stored. BPUT replies only after the blob is durable
  * in the database's storage and recorded in its blob index, so any later
  * write that references the hash can never point at a blob a crash could
  * still lose.
@@ -15,7 +17,7 @@ import { BlobCorruptError, BlobNotFoundError } from "../../storage/blob_storage.
 import { blobIdOf, isBlobId } from "../../storage/blob_id.ts";
 import { bulk, int, NULL, type Reply } from "../resp/reply.ts";
 import type { CommandContext, CommandSpec } from "./command_spec.ts";
-import { text } from "./args.ts";
+import { keyword, text } from "./args.ts";
 import { CommandError } from "./command_error.ts";
 
 function blobId(arg: Uint8Array): string {
@@ -45,14 +47,23 @@ async function bput({ session }: CommandContext, [content]: Uint8Array[]): Promi
   return bulk(id);
 }
 
-async function bget({ session, server }: CommandContext, [hash]: Uint8Array[]): Promise<Reply> {
+async function bget(
+  { session, server }: CommandContext,
+  [hash, ...options]: Uint8Array[],
+): Promise<Reply> {
   const db = session.db;
   const id = blobId(hash);
+  let verify = true;
+  for (const option of options) {
+    const word = keyword(option);
+    if (word !== "NOVERIFY") throw new CommandError(`ERR syntax error: unknown option '${word}'`);
+    verify = false;
+  }
   const location = blobIndex.locate(db.kv, id);
   if (location === undefined) return NULL;
   try {
-    if (location === "standalone") return bulk(await db.storage.get(id));
-    return bulk(await db.packReader.read(id, location));
+    if (location === "standalone") return bulk(await db.storage.get(id, { verify }));
+    return bulk(await db.packReader.read(id, location, { verify }));
   } catch (error) {
     if (error instanceof BlobNotFoundError || error instanceof BlobCorruptError) {
       server.logger.error("blob.unreadable", { db: db.name, id, error: error.message });
@@ -74,10 +85,11 @@ export const BLOB_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "BGET",
-    arity: 2,
+    arity: -2,
     flags: ["notx", "parallel"],
-    synopsis: "hash",
-    summary: "The content of a blob (verified against its hash), or nil.",
+    synopsis: "hash [NOVERIFY]",
+    summary:
+      "The content of a blob (verified against its hash; with NOVERIFY as stored, for a caller that hashes it), or nil.",
     async: bget,
   },
   {

@@ -1,12 +1,18 @@
 /**
- * Reading one blob out of a pack: the whole pack is read (and verified by
- * the storage) into a bounded cache of recently read packs, then the blob is
- * cut out of it. The blob is returned without hashing it again when the
- * verified pack's own trailer lists it at that place (the trailer holds each
- * blob's hash as the server computed it when packing, and the pack's hash
- * covers the trailer); otherwise it is verified against its id. When the
- * pack is damaged, the blob's own range is read instead (`getRange`), so
- * that one bad byte costs one blob, not every blob of its pack.
+ * Reading one blob out of a pack: the whole pack is read into a bounded
+ * cache of recently read packs, then the blob is cut out of it.
+ *
+ * A verified read hashes the cached pack once (against the pack's id); the
+ * blob is then returned without hashing it again when the pack's own
+ * trailer lists it at that place (the trailer holds each blob's hash as the
+ * server computed it when packing, and the pack's hash covers the trailer);
+ * otherwise the blob is verified against its id. When the pack is damaged,
+ * the blob's own range is read instead (`getRange`), so that one bad byte
+ * costs one blob, not every blob of its pack.
+ *
+ * An unverified read (for a caller that hashes every blob it receives)
+ * hashes nothing: it returns the bytes at the blob's place in the pack as
+ * stored, damaged or not.
  *
  * @module
  */
@@ -15,6 +21,15 @@ import { BlobCorruptError, type BlobStorage } from "../../storage/blob_storage.t
 import { blobIdOf, bytesToHex } from "../../storage/blob_id.ts";
 import { decodePack, PackFormatError } from "./pack_format.ts";
 import type { PackLocation } from "./blob_packer.ts";
+
+/** Options of {@linkcode PackReader.read}. */
+export interface PackReadOptions {
+  /**
+   * Whether to verify the blob (default true). `false`: the bytes at its
+   * place, as stored — only for a caller that checks them itself.
+   */
+  verify?: boolean;
+}
 
 /** Reads packed blobs from one storage. */
 export class PackReader {
@@ -33,13 +48,16 @@ export class PackReader {
   }
 
   /**
-   * The bytes of blob `id` at `location`, verified against `id`.
+   * The bytes of blob `id` at `location`, verified against `id` unless
+   * `options.verify` is false.
    *
    * @throws {BlobNotFoundError} when the pack is missing.
    * @throws {BlobCorruptError} when the bytes do not hash to `id` or the pack is too short.
    */
-  read(id: string, location: PackLocation): Promise<Uint8Array> {
-    const reading = this.#read(id, location);
+  read(id: string, location: PackLocation, options?: PackReadOptions): Promise<Uint8Array> {
+    const reading = options?.verify === false
+      ? this.#readUnverified(id, location)
+      : this.#read(id, location);
     this.#reading.add(reading);
     const done = () => this.#reading.delete(reading);
     reading.then(done, done);
@@ -57,6 +75,16 @@ export class PackReader {
     await Promise.allSettled([...this.#reading]);
   }
 
+  async #readUnverified(id: string, location: PackLocation): Promise<Uint8Array> {
+    const { pack, offset, length } = location;
+    const bytes = await this.#whole(pack).bytes;
+    if (offset + length > bytes.length) {
+      throw new BlobCorruptError(id, `pack ${pack} is ${bytes.length} bytes, too short`);
+    }
+    // A view: see #read.
+    return bytes.subarray(offset, offset + length);
+  }
+
   async #read(id: string, location: PackLocation): Promise<Uint8Array> {
     const { pack, offset, length } = location;
     // Whole packs, cached: the blobs of a pack are mostly read together (a
@@ -66,6 +94,8 @@ export class PackReader {
     try {
       const cached = this.#whole(pack);
       const bytes = await cached.bytes;
+      cached.verified ??= blobIdOf(bytes) === pack;
+      if (!cached.verified) throw new BlobCorruptError(pack, "its bytes differ from its hash");
       if (offset + length > bytes.length) {
         throw new BlobCorruptError(id, `pack ${pack} is ${bytes.length} bytes, too short`);
       }
@@ -99,7 +129,14 @@ export class PackReader {
       this.#cache.set(pack, cached);
       return cached;
     }
-    const entry: CachedPack = { bytes: this.#storage.get(pack), size: 0, listing: undefined };
+    // Not verified here: a verified read hashes it once (#read), an
+    // unverified one never does.
+    const entry: CachedPack = {
+      bytes: this.#storage.get(pack, { verify: false }),
+      size: 0,
+      verified: undefined,
+      listing: undefined,
+    };
     this.#cache.set(pack, entry);
     entry.bytes.then((bytes) => {
       if (this.#cache.get(pack) !== entry) return;
@@ -121,10 +158,12 @@ export class PackReader {
 type Listing = Map<string, { offset: number; length: number }>;
 
 interface CachedPack {
-  /** The whole pack, verified against its id by the storage. */
+  /** The whole pack as stored (not verified by the storage). */
   bytes: Promise<Uint8Array>;
   /** Its size once read (0 before): what it counts against the bound. */
   size: number;
+  /** Whether its bytes hash to its id; undefined until a verified read checked. */
+  verified: boolean | undefined;
   /** Its trailer's entries, decoded on first use; empty for a malformed trailer. */
   listing: Listing | undefined;
 }

@@ -18,7 +18,7 @@ Deno.test("PackReader reads and verifies packed blobs, reading each pack once", 
     const counting: BlobStorage = {
       displayUrl: storage.displayUrl,
       put: (id, data) => storage.put(id, data),
-      get: (id) => (gets++, storage.get(id)),
+      get: (id, options) => (gets++, storage.get(id, options)),
       has: (id) => storage.has(id),
       list: () => storage.list(),
       delete: (id) => storage.delete(id),
@@ -88,6 +88,52 @@ Deno.test("PackReader reads the intact blobs of a damaged pack and refuses the d
     assert.deepEqual(await reader.read(ids[0], locations[0]), datas[0]);
     assert.deepEqual(await reader.read(ids[2], locations[2]), datas[2]);
     await assert.rejects(reader.read(ids[1], locations[1]), BlobCorruptError);
+    // Not verifying: each blob's bytes as stored, the damaged one too (its
+    // reader's own hash must catch it).
+    const unverified = new PackReader(storage);
+    const noVerify = { verify: false };
+    assert.deepEqual(await unverified.read(ids[0], locations[0], noVerify), datas[0]);
+    const damaged = await unverified.read(ids[1], locations[1], noVerify);
+    assert.equal(damaged.length, 1000);
+    assert.notEqual(blobIdOf(damaged), ids[1]);
+    // A verified read of the same cached pack still finds the damage.
+    await assert.rejects(unverified.read(ids[1], locations[1]), BlobCorruptError);
+    assert.deepEqual(await unverified.read(ids[2], locations[2]), datas[2]);
+    await assert.rejects(
+      unverified.read(ids[0], { ...locations[0], length: 1_000_000 }, noVerify),
+      BlobCorruptError,
+    );
+  } finally {
+    await storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("PackReader's unverified reads share the cached pack with verified ones", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ddb_pack_reader_test_" });
+  const storage = await LocalStorage.open(dir);
+  try {
+    const packer = new BlobPacker(storage);
+    const datas = [4, 5].map((seed) => new Uint8Array(700).fill(seed));
+    const ids = datas.map(blobIdOf);
+    const locations = await Promise.all(datas.map((d, i) => packer.add(ids[i], d)));
+    await packer.close();
+    const asked: (boolean | undefined)[] = [];
+    const recording: BlobStorage = {
+      displayUrl: storage.displayUrl,
+      put: (id, data) => storage.put(id, data),
+      get: (id, options) => (asked.push(options?.verify), storage.get(id, options)),
+      has: (id) => storage.has(id),
+      list: () => storage.list(),
+      delete: (id) => storage.delete(id),
+      close: () => Promise.resolve(),
+    };
+    const reader = new PackReader(recording);
+    assert.deepEqual(await reader.read(ids[0], locations[0], { verify: false }), datas[0]);
+    assert.deepEqual(await reader.read(ids[1], locations[1]), datas[1]);
+    assert.deepEqual(await reader.read(ids[0], locations[0]), datas[0]);
+    // One read of the pack, not verified by the storage (the reader checks it).
+    assert.deepEqual(asked, [false]);
   } finally {
     await storage.close();
     await Deno.remove(dir, { recursive: true });

@@ -62,6 +62,7 @@ export function runConformanceSuite(
 ): void {
   const behaviours: [string, (storage: BlobStorage) => Promise<void>][] = [
     ["put/get round trip", roundTrip],
+    ["get with verify false returns the stored bytes", unverifiedGet],
     ["put is idempotent", idempotentPut],
     ["put rejects data that does not hash to the id", wrongHashPut],
     ["invalid ids are rejected by every method", invalidIds],
@@ -77,7 +78,7 @@ export function runConformanceSuite(
   const { corrupt } = options;
   if (corrupt) {
     behaviours.push([
-      "get of a damaged blob rejects with BlobCorruptError",
+      "get of a damaged blob rejects with BlobCorruptError, unless not verifying",
       (storage) => corruptGet(storage, corrupt),
     ]);
   }
@@ -278,6 +279,22 @@ async function corruptGet(
   );
   assert.ok(error instanceof BlobCorruptError, `expected BlobCorruptError, got ${error}`);
   assert.equal(error.id, id);
+  // Not verifying: the damaged bytes as stored, which the caller's own check must catch.
+  const stored = await storage.get(id, { verify: false });
+  assert.ok(stored instanceof Uint8Array, "get with verify false: not a Uint8Array");
+  assert.notEqual(blobIdOf(stored), id, "get with verify false: the damage is gone");
+  // The default verifies again.
+  await assert.rejects(storage.get(id, { verify: true }), BlobCorruptError);
+}
+
+async function unverifiedGet(storage: BlobStorage): Promise<void> {
+  for (const size of [0, 1, 70_000]) {
+    const data = content(5000 + size, size);
+    const id = await putBlob(storage, data);
+    assertBytes(await storage.get(id, { verify: false }), data, `unverified get of ${size} bytes`);
+  }
+  const missing = blobIdOf(encoder.encode("never stored, not verified"));
+  await assert.rejects(storage.get(missing, { verify: false }), BlobNotFoundError);
 }
 
 async function getRange(storage: BlobStorage): Promise<void> {

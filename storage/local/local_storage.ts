@@ -34,6 +34,7 @@ import {
   type BlobInfo,
   BlobNotFoundError,
   type BlobStorage,
+  type GetOptions,
 } from "../blob_storage.ts";
 import { assertBlobId, isBlobId, verifyBlob } from "../blob_id.ts";
 import { GroupSync } from "./group_sync.ts";
@@ -280,13 +281,14 @@ export class LocalStorage implements BlobStorage {
   }
 
   /**
-   * The bytes of blob `id`, verified against the id.
+   * The bytes of blob `id`, verified against the id unless `options.verify`
+   * is false.
    *
    * @throws {InvalidBlobIdError} when `id` is malformed.
    * @throws {BlobNotFoundError} when the blob does not exist.
    * @throws {BlobCorruptError} when the file's bytes do not hash to `id`.
    */
-  async get(id: string): Promise<Uint8Array> {
+  async get(id: string, options?: GetOptions): Promise<Uint8Array> {
     this.#assertOpen();
     assertBlobId(id);
     let data: Uint8Array;
@@ -296,7 +298,7 @@ export class LocalStorage implements BlobStorage {
       if (error instanceof Deno.errors.NotFound) throw new BlobNotFoundError(id, { cause: error });
       throw error;
     }
-    verifyBlob(id, data);
+    if (options?.verify !== false) verifyBlob(id, data);
     return data;
   }
 
