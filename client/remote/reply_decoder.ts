@@ -36,6 +36,8 @@ export class ReplyParseError extends Error {
 }
 
 const CR = 13;
+/** {@linkcode ReplyDecoder}'s internal "more bytes are needed". */
+const INCOMPLETE: unique symbol = Symbol("incomplete");
 const decoder = new TextDecoder();
 
 /** Bulk replies at least this long are received straight into their own array. */
@@ -57,6 +59,8 @@ const SLAB_SIZE = 64 * 1024;
 export class ReplyDecoder {
   #buf = new Uint8Array(64 * 1024);
   /** Where small bulk strings are copied (see {@linkcode SLAB_MAX}). */
+  /** Where the value {@linkcode #parse} returned last ends. */
+  #parsedEnd = 0;
   #slab = new Uint8Array(0);
   #slabAt = 0;
   #start = 0;
@@ -110,11 +114,11 @@ export class ReplyDecoder {
       this.#direct = undefined;
       return { value: direct.verbatim ? direct.bytes.subarray(4) : direct.bytes };
     }
-    const result = this.#parse(this.#start);
-    if (result === undefined) return undefined;
-    this.#start = result.end;
+    const value = this.#parse(this.#start);
+    if (value === INCOMPLETE) return undefined;
+    this.#start = this.#parsedEnd;
     if (this.#start === this.#end) this.#start = this.#end = 0;
-    return { value: result.value };
+    return { value };
   }
 
   #line(from: number): number {
@@ -124,17 +128,22 @@ export class ReplyDecoder {
     return -1;
   }
 
-  #parse(at: number): { value: RespValue; end: number } | undefined {
-    if (at >= this.#end) return undefined;
+  /**
+   * The reply starting at `at`, its end put in {@linkcode #parsedEnd}; or
+   * {@linkcode INCOMPLETE} when more bytes are needed (no result object per
+   * value: a metadata reply holds dozens).
+   */
+  #parse(at: number): RespValue | typeof INCOMPLETE {
+    if (at >= this.#end) return INCOMPLETE;
     const type = this.#buf[at];
     const eol = this.#line(at + 1);
-    if (eol < 0) return undefined;
+    if (eol < 0) return INCOMPLETE;
     const after = eol + 2;
     switch (type) {
       case 0x2b: // +
-        return { value: this.#text(at + 1, eol), end: after };
+        return this.#done(this.#text(at + 1, eol), after);
       case 0x2d: // -
-        return { value: new RespErrorValue(this.#text(at + 1, eol)), end: after };
+        return this.#done(new RespErrorValue(this.#text(at + 1, eol)), after);
       case 0x3a: { // :
         let n: number | bigint | undefined = this.#integer(at + 1, eol);
         if (n === undefined) {
@@ -142,16 +151,16 @@ export class ReplyDecoder {
           const parsed = Number(text);
           n = Number.isSafeInteger(parsed) ? parsed : BigInt(text);
         }
-        return { value: n, end: after };
+        return this.#done(n, after);
       }
       case 0x5f: // _
-        return { value: null, end: after };
+        return this.#done(null, after);
       case 0x23: // #
-        return { value: this.#text(at + 1, eol) === "t", end: after };
+        return this.#done(this.#text(at + 1, eol) === "t", after);
       case 0x24: // $
       case 0x3d: { // =
         const length = this.#count(at + 1, eol);
-        if (length < 0) return { value: null, end: after };
+        if (length < 0) return this.#done(null, after);
         if (after + length + 2 > this.#end) {
           if (at === this.#start && length >= DIRECT_MIN) {
             // A large reply on its own: receive the rest straight into place.
@@ -164,33 +173,38 @@ export class ReplyDecoder {
             // Any CR of the terminator already here is checked as it is pushed.
             if (have > length) this.push(this.#buf.subarray(after + length, after + have));
           }
-          return undefined;
+          return INCOMPLETE;
         }
         let bytes = length <= SLAB_MAX
           ? this.#small(after, length)
           : this.#buf.slice(after, after + length);
         if (type === 0x3d) bytes = bytes.subarray(4);
-        return { value: bytes, end: after + length + 2 };
+        return this.#done(bytes, after + length + 2);
       }
       case 0x2a: // *
       case 0x7e: // ~ (set)
       case 0x25: { // % (map: flattened)
         let count = this.#count(at + 1, eol);
-        if (count < 0) return { value: null, end: after };
+        if (count < 0) return this.#done(null, after);
         if (type === 0x25) count *= 2;
         const items: RespValue[] = [];
         let end = after;
         for (let i = 0; i < count; i++) {
           const item = this.#parse(end);
-          if (item === undefined) return undefined;
-          items.push(item.value);
-          end = item.end;
+          if (item === INCOMPLETE) return INCOMPLETE;
+          items.push(item);
+          end = this.#parsedEnd;
         }
-        return { value: items, end };
+        return this.#done(items, end);
       }
       default:
         throw new ReplyParseError(`unexpected type byte 0x${type.toString(16)}`);
     }
+  }
+
+  #done(value: RespValue, end: number): RespValue {
+    this.#parsedEnd = end;
+    return value;
   }
 
   /** A copy of `length` (≤ SLAB_MAX) bytes at `from`, in the slab. */

@@ -683,11 +683,23 @@ export async function restore(
         blob = source.getBlob(list.value[0].id, weight);
         blob.catch(() => {});
       }
+      // The file's slot, and the budget of its blob once that has settled too
+      // (restoreFile reports its own errors; a blob's failure is its error).
+      const release = () => {
+        if (weight > 0) budget.release(weight);
+        files.release();
+      };
+      const fail = (error: unknown) => {
+        release();
+        throw error;
+      };
       const task = restoreFile(job, list, blob);
-      const settled = blob === undefined ? task : Promise.allSettled([task, blob]).then(() => {
-        budget.release(weight);
-      });
-      tasks.push(settled.finally(() => files.release()));
+      const fetched = blob;
+      tasks.push(
+        fetched === undefined
+          ? task.then(release, fail)
+          : task.then(() => fetched.then(release, release), fail),
+      );
     }
     await Promise.all(tasks);
   };

@@ -138,19 +138,46 @@ class Reader {
   }
 
   uvar(what: string): bigint {
-    let v = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
+    // The first 7 groups (49 bits) as a number; BigInt only for the rest.
+    const start = this.#at;
+    const low = this.#low(what);
+    if (this.#at - start < 7 || (this.#data[this.#at - 1] & 0x80) === 0) return BigInt(low);
+    let v = BigInt(low);
+    for (let shift = 49n; shift < 70n; shift += 7n) {
       const b = this.byte(what);
       v |= BigInt(b & 0x7f) << shift;
       if ((b & 0x80) === 0) {
-        if (b === 0 && shift > 0n) throw new AttrsError(`${what} is not minimally encoded`);
+        if (b === 0) throw new AttrsError(`${what} is not minimally encoded`);
         return v;
       }
     }
     throw new AttrsError(`${what} is longer than 10 bytes`);
   }
 
+  /**
+   * Up to the first 7 groups of a uvar as a number (exact: < 2^49); stops
+   * after the last group or after 7 (with the 7th's continuation bit set).
+   */
+  #low(what: string): number {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; i < 7; i++) {
+      const b = this.byte(what);
+      v += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) {
+        if (b === 0 && i > 0) throw new AttrsError(`${what} is not minimally encoded`);
+        return v;
+      }
+      scale *= 128;
+    }
+    return v;
+  }
+
   uint(what: string): number {
+    const start = this.#at;
+    const low = this.#low(what);
+    if (this.#at - start < 7 || (this.#data[this.#at - 1] & 0x80) === 0) return low;
+    this.#at = start;
     const v = this.uvar(what);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new AttrsError(`${what} is too large`);
     return Number(v);

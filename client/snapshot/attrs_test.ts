@@ -55,6 +55,23 @@ Deno.test("decodeAttrs reads back every attribute, ref aside", () => {
   assert.deepEqual(decodeAttrs(encodeAttrs(link)), link);
 });
 
+Deno.test("decodeAttrs reads integers of every varint length", () => {
+  // Up to 7 groups are read as a number, longer ones with BigInt: both agree.
+  for (let k = 0; k <= 53; k++) {
+    for (const size of [2 ** k - 1, Math.min(2 ** k, Number.MAX_SAFE_INTEGER)]) {
+      const meta: NodeMeta = { ...FILE, size, uid: size, ref: undefined };
+      delete meta.ref;
+      assert.deepEqual(decodeAttrs(encodeAttrs(meta)), meta, `size ${size}`);
+    }
+  }
+  for (let k = 0n; k <= 62n; k++) {
+    for (const mtimeNs of [2n ** k - 1n, 2n ** k, -(2n ** k)]) {
+      const { ref: _, ...meta } = { ...FILE, mtimeNs };
+      assert.deepEqual(decodeAttrs(encodeAttrs(meta)), meta, `mtime ${mtimeNs}`);
+    }
+  }
+});
+
 Deno.test("decodeAttrs refuses malformed bytes with AttrsError", () => {
   const good = encodeAttrs(FILE);
   const cases: [Uint8Array, RegExp][] = [
@@ -67,6 +84,10 @@ Deno.test("decodeAttrs refuses malformed bytes with AttrsError", () => {
     [new Uint8Array([...good, 0x6b, 0x00, 0x74, 0x00]), /out of order/],
     [unhex("0266ac0280"), /truncated before the mode/],
     [unhex("02668000"), /not minimally encoded/],
+    [unhex("0266ffffffffffffff00"), /the size is not minimally encoded/],
+    [unhex("0266808080808080808080808001"), /the size is longer than 10 bytes/],
+    [unhex("02668080808080808010"), /the size is too large/],
+    [unhex("0266ffffffffffffff"), /truncated before the size/],
     [unhex("026600ffff03"), /more than permission bits/],
   ];
   for (const [data, message] of cases) {
