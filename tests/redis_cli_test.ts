@@ -236,6 +236,21 @@ Deno.test({
           '10) ""',
         );
         await cli.expect(["HGETALL", "h:missing"], "(empty array)");
+        await cli.expect(["HSET", "h:2", "x", "y"], "(integer) 1");
+        // Several hashes in one command; a missing key gives an empty map.
+        await cli.expect(
+          ["HMULTIGETALL", "h:2", "h:missing", "h:2"],
+          '1) 1) "x"',
+          '   2) "y"',
+          "2) (empty array)",
+          '3) 1) "x"',
+          '   2) "y"',
+        );
+        await cli.expect(["DEL", "h:2"], "(integer) 1");
+        await cli.expectError(
+          ["HMULTIGETALL"],
+          "ERR wrong number of arguments for 'hmultigetall' command",
+        );
         await cli.expect(["HEXISTS", "h:1", "b"], "(integer) 1");
         await cli.expect(["HEXISTS", "h:1", "zz"], "(integer) 0");
         await cli.expect(["HDEL", "h:1", "a", "zz", "b"], "(integer) 2");
@@ -430,6 +445,7 @@ Deno.test({
           ["HGET", "wt:s", "f"],
           ["HSET", "wt:set", "f", "v"],
           ["HGETALL", "wt:l"],
+          ["HMULTIGETALL", "wt:h", "wt:l"],
           ["HLEN", "wt:s"],
           ["HDEL", "wt:s", "f"],
           ["HEXISTS", "wt:l", "f"],
@@ -690,7 +706,18 @@ Deno.test({
         const expected = [
           ...["ping", "echo", "quit", "select", "hello", "auth", "info", "command", "dbsize"],
           ...["shutdown", "client", "config", "get", "set", "getset", "del", "exists", "type"],
-          ...["range", "hset", "hmset", "hget", "hgetall", "hlen", "hdel", "hexists", "hscan"],
+          ...[
+            "range",
+            "hset",
+            "hmset",
+            "hget",
+            "hgetall",
+            "hmultigetall",
+            "hlen",
+            "hdel",
+            "hexists",
+            "hscan",
+          ],
           ...["sadd", "srem", "smembers", "sismember", "scard", "ladd", "llen", "lindex"],
           ...["lrange", "llast", "liter", "lmrange", "lprev", "bput", "bget", "bexists"],
           ...["bmultiexists", "bsize", "bcnt", "multi", "exec", "discard", "txinit"],

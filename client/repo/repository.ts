@@ -18,6 +18,7 @@ import {
   asText,
   type ConnectOptions,
   RespClient,
+  ServerReplyError,
 } from "../remote/resp_client.ts";
 import type { RespValue } from "../remote/reply_decoder.ts";
 import {
@@ -43,6 +44,9 @@ import {
  * their own, apart from larger ones.
  */
 export const SMALL_BLOB_BYTES = 512 * 1024;
+
+/** Metas asked for in one `HMULTIGETALL` by {@linkcode Repository.readMetas}. */
+export const META_BATCH = 256;
 
 /** A chunk of a file with the offset where it ends. */
 export interface PlacedChunk extends ChunkRef {
@@ -261,6 +265,48 @@ export class Repository {
     const fields = fieldsOf(await this.#meta.call("HGETALL", key));
     if (fields.size === 0) throw new SchemaError(`Cannot find meta "${key}"`);
     return parseMeta(key, fields);
+  }
+
+  /**
+   * The metadata of several nodes, each settled on its own (as
+   * `Promise.allSettled` of {@linkcode readMeta} would): one
+   * `HMULTIGETALL` per {@linkcode META_BATCH} keys instead of a command
+   * each. When the server refuses a batch (a key of another type), its keys
+   * are read one by one, so that only the bad ones fail.
+   */
+  async readMetas(keys: readonly string[]): Promise<PromiseSettledResult<NodeMeta>[]> {
+    const batches: Promise<PromiseSettledResult<NodeMeta>[]>[] = [];
+    for (let at = 0; at < keys.length; at += META_BATCH) {
+      batches.push(this.#readMetaBatch(keys.slice(at, at + META_BATCH)));
+    }
+    return (await Promise.all(batches)).flat();
+  }
+
+  async #readMetaBatch(keys: readonly string[]): Promise<PromiseSettledResult<NodeMeta>[]> {
+    const asked = keys.filter((key) => key.startsWith("m:"));
+    let replies: RespValue[];
+    try {
+      replies = asked.length === 0 ? [] : asArray(await this.#meta.call("HMULTIGETALL", ...asked));
+    } catch (error) {
+      if (!(error instanceof ServerReplyError)) throw error;
+      return await Promise.allSettled(keys.map((key) => this.readMeta(key)));
+    }
+    if (replies.length !== asked.length) {
+      throw new TypeError(`HMULTIGETALL replied ${replies.length} hashes for ${asked.length} keys`);
+    }
+    let next = 0;
+    return keys.map((key): PromiseSettledResult<NodeMeta> => {
+      try {
+        if (!key.startsWith("m:")) {
+          throw new SchemaError(`Cannot read meta "${key}": not a meta key`);
+        }
+        const fields = fieldsOf(replies[next++]);
+        if (fields.size === 0) throw new SchemaError(`Cannot find meta "${key}"`);
+        return { status: "fulfilled", value: parseMeta(key, fields) };
+      } catch (reason) {
+        return { status: "rejected", reason };
+      }
+    });
   }
 
   /** The meta keys of a directory's children (empty for an empty directory). */

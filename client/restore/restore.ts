@@ -67,7 +67,9 @@ import { checkEntryName, displayPath, UnsafeNameError } from "./entry_name.ts";
 import { Semaphore } from "../concurrency/semaphore.ts";
 
 /** What a restore reads (a `Repository` has it). */
-export type RestoreSource = Pick<Repository, "readMeta" | "readDir" | "readContent" | "getBlob">;
+export type RestoreSource =
+  & Pick<Repository, "readMeta" | "readDir" | "readContent" | "getBlob">
+  & Partial<Pick<Repository, "readMetas">>;
 
 /** Options of {@linkcode restore}. */
 export interface RestoreOptions {

@@ -24,6 +24,11 @@ export interface TreeReader {
   readMeta(key: string): Promise<NodeMeta>;
   /** The meta keys of a directory's children. */
   readDir(key: string): Promise<string[]>;
+  /**
+   * Several metas at once, each settled on its own; optional (a walk reads
+   * them with {@linkcode readMeta} otherwise).
+   */
+  readMetas?(keys: readonly string[]): Promise<PromiseSettledResult<NodeMeta>[]>;
 }
 
 /** A node and its meta key. */
@@ -116,7 +121,9 @@ async function readChildren(
   errors: WalkError[],
 ): Promise<TreeEntry[]> {
   const keys = await reader.readDir(dirRef);
-  const results = await Promise.allSettled(keys.map((key) => reader.readMeta(key)));
+  const results = reader.readMetas !== undefined
+    ? await reader.readMetas(keys)
+    : await Promise.allSettled(keys.map((key) => reader.readMeta(key)));
   const children: TreeEntry[] = [];
   results.forEach((result, i) => {
     if (result.status === "fulfilled") {

@@ -100,6 +100,25 @@ Deno.test("walkTree() yields depth-first with children in byte order", async () 
   assert.deepEqual(await collect(walkTree(fake, root)), expected);
 });
 
+Deno.test("walkTree() reads a directory's metas with readMetas when the reader has it", async () => {
+  const fake = new FakeReader();
+  const root = sampleTree(fake);
+  const batches: number[] = [];
+  const batching = Object.assign(fake, {
+    readMetas(keys: readonly string[]) {
+      batches.push(keys.length);
+      return Promise.allSettled(keys.map((key) => fake.readMeta(key)));
+    },
+  });
+  const errors: WalkError[] = [];
+  fake.dirs.get(fake.metas.get(root)!.ref!)!.push("m:missing");
+  const entries = await collect(walkTree(batching, root, { onError: (e) => errors.push(e) }));
+  assert.deepEqual(entries.length, 12);
+  assert.match(errors[0].message, /Cannot read entry "m:missing" of \/: no meta m:missing/);
+  // The root's metas in one call, then each directory's: none one by one.
+  assert.deepEqual(batches.sort((a, b) => a - b), [0, 1, 2, 3, 6]);
+});
+
 Deno.test("walkTree() yields a non-directory root alone", async () => {
   const fake = new FakeReader();
   const root = fake.node("file", "file");

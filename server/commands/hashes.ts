@@ -1,12 +1,13 @@
 /**
- * Hash commands: HSET, HMSET, HGET, HGETALL, HLEN, HDEL, HEXISTS, HSCAN.
+ * Hash commands: HSET, HMSET, HGET, HGETALL, HMULTIGETALL, HLEN, HDEL, HEXISTS, HSCAN.
  *
  * @module
  */
 
 import * as hashes from "../types/hashes.ts";
-import { bulk, bulkArray, bulkOrNull, int, map, OK } from "../resp/reply.ts";
+import { array, bulk, bulkArray, bulkOrNull, int, map, OK, type Reply } from "../resp/reply.ts";
 import type { CommandSpec } from "./command_spec.ts";
+import type { KvStore } from "../kv/kv_store.ts";
 import { count } from "./args.ts";
 import { CommandError } from "./command_error.ts";
 
@@ -17,6 +18,11 @@ function pairs(name: string, args: Uint8Array[]): [Uint8Array, Uint8Array][] {
   const out: [Uint8Array, Uint8Array][] = [];
   for (let i = 0; i < args.length; i += 2) out.push([args[i], args[i + 1]]);
   return out;
+}
+
+/** HGETALL's reply for `key`: its fields and values, in byte order. */
+function allFields(kv: KvStore, key: Uint8Array): Reply {
+  return map(hashes.hgetall(kv, key).map(([field, value]) => [bulk(field), bulk(value)]));
 }
 
 /** The hash commands. */
@@ -55,8 +61,16 @@ export const HASH_COMMANDS: readonly CommandSpec[] = [
     flags: [],
     synopsis: "key",
     summary: "Every field and value of a hash, fields in byte order (a map in RESP3).",
-    sync: ({ session }, [key]) =>
-      map(hashes.hgetall(session.db.kv, key).map(([field, value]) => [bulk(field), bulk(value)])),
+    sync: ({ session }, [key]) => allFields(session.db.kv, key),
+  },
+  {
+    name: "HMULTIGETALL",
+    arity: -2,
+    flags: [],
+    synopsis: "key [key ...]",
+    summary:
+      "HGETALL of each key, in one reply: an array of their maps (an empty one for a missing key).",
+    sync: ({ session }, keys) => array(keys.map((key) => allFields(session.db.kv, key))),
   },
   {
     name: "HLEN",
