@@ -8,7 +8,7 @@
  * @module
  */
 
-import { BloomFilter } from "./bloom_filter.ts";
+import { BloomFilter } from "../../memory/bloom_filter.ts";
 import { DigestSet } from "../../memory/digest_set.ts";
 import { decodeHexId, DIR_PREFIX, hasPrefix } from "./_names.ts";
 

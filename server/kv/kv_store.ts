@@ -87,6 +87,12 @@ export interface KvStore {
   readBatch<T>(fn: () => T): T;
   /** Whether a transaction is open. */
   readonly inTransaction: boolean;
+  /**
+   * Drops whatever the store remembers of its file's content (cached reads,
+   * known keys): for after another connection wrote to the file. Not inside
+   * a transaction.
+   */
+  forgetCached(): void;
   /** Closes the store; later calls throw. */
   close(): void;
 }

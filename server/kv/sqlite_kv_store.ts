@@ -17,6 +17,7 @@
  */
 
 import { cacheKey, MAX_VALUE_BYTES, ReadCache } from "./read_cache.ts";
+import { PresenceFilter } from "./presence_filter.ts";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { KvEntry, KvStore, ScanOptions, TransactionOptions } from "./kv_store.ts";
 import { keyAfter } from "./keys.ts";
@@ -93,6 +94,13 @@ function promiseError(): TypeError {
   );
 }
 
+/**
+ * Keys the filter of known keys is first sized for, at least (1.25 MiB):
+ * a new store grows to this many within its first large backup, and each
+ * growth rescans the store. Beyond it, ~1 key per 128 bytes of the file.
+ */
+const MIN_EXPECTED_KEYS = 1 << 20;
+
 /** A write held back until the transaction's commit. */
 interface PendingWrite {
   readonly key: Uint8Array;
@@ -103,6 +111,8 @@ interface PendingWrite {
 export class SqliteKvStore implements KvStore {
   readonly #db: DatabaseSync;
   readonly #cache = new ReadCache();
+  /** The keys that may be stored: a lookup of any other skips SQLite. */
+  readonly #presence: PresenceFilter;
   /**
    * Small writes of the open transaction not yet given to SQLite, by cache
    * key: repeated writes of a hot key cost one statement per transaction.
@@ -142,6 +152,18 @@ export class SqliteKvStore implements KvStore {
     this.#savepoint = db.prepare("SAVEPOINT kv_nested");
     this.#release = db.prepare("RELEASE kv_nested");
     this.#rollbackTo = db.prepare("ROLLBACK TO kv_nested");
+    const firstKeys = returnArrays(db.prepare("SELECT k FROM kv ORDER BY k LIMIT ?"));
+    const keysAfter = returnArrays(db.prepare("SELECT k FROM kv WHERE k > ? ORDER BY k LIMIT ?"));
+    const bytes = pragmaInt(db, "page_count") * pragmaInt(db, "page_size");
+    this.#presence = new PresenceFilter({
+      keysAfter: (after, limit) => {
+        const rows =
+          (after === undefined ? firstKeys.all(limit) : keysAfter.all(after, limit)) as unknown as [
+            Uint8Array,
+          ][];
+        return rows.map((row) => row[0]);
+      },
+    }, { expectedKeys: Math.max(MIN_EXPECTED_KEYS, Math.ceil(bytes / 128)) });
   }
 
   /**
@@ -181,6 +203,7 @@ export class SqliteKvStore implements KvStore {
    * with the read cache: do not modify them.
    */
   get(key: Uint8Array): Uint8Array | undefined {
+    if (!this.#presence.mayContain(key)) return undefined;
     const k = cacheKey(key);
     if (k !== undefined) {
       const pending = this.#pending.get(k);
@@ -202,6 +225,7 @@ export class SqliteKvStore implements KvStore {
    */
   set(key: Uint8Array, value: Uint8Array): void {
     if (this.#readBatch) throw readBatchWrite();
+    this.#presence.add(key);
     const k = cacheKey(key);
     if (k !== undefined && this.#depth > 0 && value.length <= MAX_VALUE_BYTES) {
       // Kept by reference: the KvStore contract forbids modifying them
@@ -407,10 +431,20 @@ export class SqliteKvStore implements KvStore {
     return this.#depth > 0;
   }
 
+  /** See {@linkcode KvStore.forgetCached}. */
+  forgetCached(): void {
+    if (this.#depth > 0 || this.#readBatch) {
+      throw new TypeError("Cannot forget cached reads inside a transaction");
+    }
+    this.#cache.clear();
+    this.#presence.reset();
+  }
+
   /** Closes the store (a no-op when closed); later calls of other methods throw. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#presence.close();
     this.#db.close();
   }
 }

@@ -455,3 +455,57 @@ Deno.test("readBatch reads one snapshot and refuses writes and transactions insi
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "a reopened store of many keys finds every one, before and after it knows its keys",
+  withTempDir(async (dir) => {
+    const path = `${dir}/kv.sqlite`;
+    const key = (i: number) => new TextEncoder().encode(`key ${i}`);
+    const kv = SqliteKvStore.open(path);
+    kv.transaction(() => {
+      for (let i = 0; i < 20_000; i += 2) kv.set(key(i), b(i & 255));
+    });
+    kv.close();
+    const reopened = SqliteKvStore.open(path);
+    try {
+      // Its filter of keys is built over several tasks: meanwhile, and
+      // after, every stored key is found and no other.
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 20_000; i += 1000) {
+          assert.deepEqual(reopened.get(key(i)), b(i & 255));
+          assert.equal(reopened.get(key(i + 20_001)), undefined);
+        }
+        // Written in a transaction while the filter is being built.
+        reopened.transaction(() => reopened.set(key(round * 2 + 1), b(7)));
+        assert.deepEqual(reopened.get(key(round * 2 + 1)), b(7));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (let i = 0; i < 20_000; i += 2) assert.deepEqual(reopened.get(key(i)), b(i & 255));
+      assert.deepEqual(reopened.get(key(1)), b(7));
+      assert.deepEqual(reopened.get(key(3)), b(7));
+    } finally {
+      reopened.close();
+    }
+  }),
+);
+
+Deno.test(
+  "forgetCached lets the store see what another connection wrote",
+  withTempDir((dir) => {
+    const path = `${dir}/kv.sqlite`;
+    const kv = SqliteKvStore.open(path);
+    try {
+      assert.equal(kv.get(b(1, 2)), undefined);
+      const other = new DatabaseSync(path);
+      other.prepare("INSERT INTO kv (k, v) VALUES (?, ?)").run(b(1, 2), b(3));
+      other.close();
+      // Neither its cache nor its filter of keys knows yet.
+      assert.equal(kv.get(b(1, 2)), undefined);
+      kv.forgetCached();
+      assert.deepEqual(kv.get(b(1, 2)), b(3));
+      assert.throws(() => kv.transaction(() => kv.forgetCached()), TypeError);
+    } finally {
+      kv.close();
+    }
+  }),
+);
