@@ -1,9 +1,25 @@
 import assert from "node:assert/strict";
 import { LocalStorage } from "../../storage/local/local_storage.ts";
 import { blobIdOf } from "../../storage/blob_id.ts";
-import { BlobCorruptError, type BlobStorage } from "../../storage/blob_storage.ts";
+import { BlobCorruptError, type BlobStorage, type GetOptions } from "../../storage/blob_storage.ts";
 import { BlobPacker } from "./blob_packer.ts";
 import { PackReader } from "./pack_reader.ts";
+
+/** `storage`, calling `onGet` with the options of each get. */
+function watchingGets(
+  storage: BlobStorage,
+  onGet: (options: GetOptions | undefined) => void,
+): BlobStorage {
+  return {
+    displayUrl: storage.displayUrl,
+    put: (id, data) => storage.put(id, data),
+    get: (id, options) => (onGet(options), storage.get(id, options)),
+    has: (id) => storage.has(id),
+    list: () => storage.list(),
+    delete: (id) => storage.delete(id),
+    close: () => Promise.resolve(),
+  };
+}
 
 Deno.test("PackReader reads and verifies packed blobs, reading each pack once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ddb_pack_reader_test_" });
@@ -15,15 +31,7 @@ Deno.test("PackReader reads and verifies packed blobs, reading each pack once", 
     const locations = await Promise.all(datas.map((d, i) => packer.add(ids[i], d)));
     await packer.close();
     let gets = 0;
-    const counting: BlobStorage = {
-      displayUrl: storage.displayUrl,
-      put: (id, data) => storage.put(id, data),
-      get: (id, options) => (gets++, storage.get(id, options)),
-      has: (id) => storage.has(id),
-      list: () => storage.list(),
-      delete: (id) => storage.delete(id),
-      close: () => Promise.resolve(),
-    };
+    const counting = watchingGets(storage, () => gets++);
     {
       const reader = new PackReader(counting);
       for (const [i, location] of locations.entries()) {
@@ -119,15 +127,7 @@ Deno.test("PackReader's unverified reads share the cached pack with verified one
     const locations = await Promise.all(datas.map((d, i) => packer.add(ids[i], d)));
     await packer.close();
     const asked: (boolean | undefined)[] = [];
-    const recording: BlobStorage = {
-      displayUrl: storage.displayUrl,
-      put: (id, data) => storage.put(id, data),
-      get: (id, options) => (asked.push(options?.verify), storage.get(id, options)),
-      has: (id) => storage.has(id),
-      list: () => storage.list(),
-      delete: (id) => storage.delete(id),
-      close: () => Promise.resolve(),
-    };
+    const recording = watchingGets(storage, (options) => asked.push(options?.verify));
     const reader = new PackReader(recording);
     assert.deepEqual(await reader.read(ids[0], locations[0], { verify: false }), datas[0]);
     assert.deepEqual(await reader.read(ids[1], locations[1]), datas[1]);
