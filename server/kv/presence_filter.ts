@@ -56,6 +56,8 @@ interface Build {
   capacity: number;
   /** Keys added to it (scanned or written; some twice: an upper bound). */
   keys: number;
+  /** Keys its scan found (distinct). */
+  scanned: number;
   /** The last key scanned. */
   after: Uint8Array | undefined;
   /** Cancels the scheduled next page. */
@@ -89,6 +91,11 @@ export class PresenceFilter {
     this.#start(Math.max(1024, options.expectedKeys ?? 65_536), true);
   }
 
+  /** Keys the answering filter is sized for (0 before the first build ends). */
+  get capacity(): number {
+    return this.#ready?.capacity ?? 0;
+  }
+
   /** Whether every stored key has been added (before that, every key may be present). */
   get ready(): boolean {
     return this.#ready !== undefined;
@@ -106,7 +113,10 @@ export class PresenceFilter {
       ready.filter.add(key);
       ready.keys++;
       if (ready.keys > ready.capacity && this.#building === undefined && !this.#closed) {
-        this.#start(ready.keys * 2, false);
+        // Writes counted here include overwrites: a new scan counts the
+        // distinct keys, and the filter is sized for twice those (so
+        // rewriting a few keys forever rebuilds now and then, never grows).
+        this.#start(Math.max(ready.capacity, ready.scanned * 2), false);
       }
     }
     const building = this.#building;
@@ -143,6 +153,7 @@ export class PresenceFilter {
       filter: new BloomFilter(capacity, this.#bitsPerKey),
       capacity,
       keys: 0,
+      scanned: 0,
       after: undefined,
       cancel: undefined,
     };
@@ -159,6 +170,7 @@ export class PresenceFilter {
     const keys = this.#source.keysAfter(building.after, this.#pageKeys);
     for (const key of keys) building.filter.add(key);
     building.keys += keys.length;
+    building.scanned += keys.length;
     if (keys.length === this.#pageKeys) {
       building.after = keys[keys.length - 1];
       building.cancel = this.#schedule(() => this.#step());
@@ -167,6 +179,6 @@ export class PresenceFilter {
     this.#building = undefined;
     this.#ready = building;
     // Sized too small for what the store turned out to hold: again, bigger.
-    if (building.keys > building.capacity) this.#start(building.keys * 2, false);
+    if (building.scanned > building.capacity) this.#start(building.scanned * 2, false);
   }
 }

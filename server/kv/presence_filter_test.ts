@@ -115,3 +115,20 @@ Deno.test("PresenceFilter.reset sees keys another writer stored; close stops the
   assert.equal(tasks.waiting, 0);
   assert.equal(filter.mayContain(key(1000)), true, "closed unready: still never a miss");
 });
+
+Deno.test("PresenceFilter does not grow when the same few keys are written over and over", () => {
+  const source = new Keys();
+  for (let i = 0; i < 10; i++) source.insert(key(i));
+  const tasks = new Tasks();
+  const filter = new PresenceFilter(source, {
+    expectedKeys: 1024,
+    pageKeys: 500,
+    schedule: tasks.schedule,
+  });
+  for (let round = 0; round < 1000; round++) {
+    for (let i = 0; i < 10; i++) filter.add(key(i));
+    tasks.run();
+  }
+  assert.equal(filter.capacity, 1024);
+  for (let i = 0; i < 10; i++) assert.equal(filter.mayContain(key(i)), true);
+});
