@@ -99,6 +99,8 @@ export class Repository {
   readonly #meta: RespClient;
   readonly #blobs: RespClient[];
   #next = 0;
+  /** Whether the server knows `BGET … NOVERIFY` (until it refuses it). */
+  #serverTakesNoVerify = true;
 
   private constructor(meta: RespClient, blobs: RespClient[]) {
     this.#meta = meta;
@@ -176,9 +178,23 @@ export class Repository {
     options: { verifyOnServer?: boolean } = {},
   ): Promise<Uint8Array> {
     const connection = this.#blobConnection(size);
-    const reply = options.verifyOnServer
-      ? await connection.call("BGET", id)
-      : await connection.call("BGET", id, "NOVERIFY");
+    let reply: RespValue;
+    if (options.verifyOnServer || !this.#serverTakesNoVerify) {
+      reply = await connection.call("BGET", id);
+    } else {
+      try {
+        reply = await connection.call("BGET", id, "NOVERIFY");
+      } catch (error) {
+        // A server older than NOVERIFY refuses the argument: it verifies, as before.
+        if (
+          !(error instanceof ServerReplyError && /wrong number of arguments/.test(error.message))
+        ) {
+          throw error;
+        }
+        this.#serverTakesNoVerify = false;
+        reply = await connection.call("BGET", id);
+      }
+    }
     const data = asBytesOrNull(reply);
     if (data === null) {
       throw new IntegrityError(`Cannot read blob ${id}: the server does not have it`);
